@@ -1,0 +1,133 @@
+// Package model defines what a concurrency model is to the lab: something that
+// starts workers for a piece of work, runs that work (possibly many times), and
+// reports what it ran on. The models themselves live in experiments/models/*.
+//
+// A cell's timed region is decided by the caller, not the model:
+//
+//	warm:  x := m.Start(ctx, w)  | timer on | x.Run(ctx) … | timer off | x.Close()
+//	cold:  timer on | x := m.Start(ctx, w); x.Run(ctx); x.Close() | timer off
+//
+// so Start must do all the set-up a pool would do (spawn processes, create and
+// lock threads, start the loop) and Run only the work.
+package model
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"concurrency-lab/experiments/workloads/pipeline"
+	"concurrency-lab/experiments/workloads/primes"
+	"concurrency-lab/experiments/workloads/sleep"
+)
+
+// Work is one of the workload jobs: primes.Job, sleep.Job or *pipeline.Job.
+type Work interface{}
+
+// Work types, listed here so that a model's type switch can be checked against
+// them.
+var (
+	_ Work = primes.Job{}
+	_ Work = sleep.Job{}
+	_ Work = (*pipeline.Job)(nil)
+)
+
+// Model is one concurrency model.
+type Model interface {
+	// Name is the model's name in the matrix and in cell names.
+	Name() string
+	// Start brings up everything needed to run w: processes, threads, the
+	// loop. The returned Exec must be closed, also when Run fails.
+	Start(ctx context.Context, w Work) (Exec, error)
+}
+
+// Exec is work that has been started and can be run.
+type Exec interface {
+	// Run executes the work once. It does not verify the result (the caller
+	// does, with the workload's Verify), but it returns an error if a worker
+	// failed, the context ended or a deadline passed; then the Exec is no
+	// longer usable and Close must still be called.
+	Run(ctx context.Context) (Result, error)
+	// Close stops every worker and waits for it: when Close returns, no
+	// process or thread that Start created is left running.
+	Close() error
+}
+
+// Result is what one Run produced and used.
+type Result struct {
+	// Counts holds the primes workload's counts, one per range in order.
+	Counts []int
+	// Slept is the number of sleep tasks that completed their wait.
+	Slept int
+	// Received is the number of pipeline payloads the sink accepted; the
+	// sink itself verifies each one (pipeline.Sink) and Run fails if it
+	// rejects any.
+	Received int
+
+	Usage
+}
+
+// Usage is what executed a Run, as recorded by the workers themselves.
+type Usage struct {
+	// PIDs are the distinct process IDs whose code did the work (for the
+	// pipeline: source, stages and sink).
+	PIDs []int
+	// TIDs are the distinct OS thread IDs (gettid) that did the work.
+	TIDs []int
+	// ChildCPU is the user+system CPU time used by child processes during the
+	// Run (worker processes report their own rusage). The calling process's
+	// own CPU time is measured by the caller, not here.
+	ChildCPU time.Duration
+	// ChildPeakRSS is the sum over child processes of each one's peak
+	// resident set size during the Run, in bytes. The calling process's own
+	// peak is measured by the caller.
+	ChildPeakRSS int64
+}
+
+// IDs collects distinct process and thread IDs. It is not safe for concurrent
+// use; models record IDs per worker and merge them after the workers finish.
+type IDs struct {
+	pids, tids map[int]bool
+}
+
+// Add records one (pid, tid) pair.
+func (s *IDs) Add(pid, tid int) {
+	if s.pids == nil {
+		s.pids, s.tids = map[int]bool{}, map[int]bool{}
+	}
+	s.pids[pid] = true
+	s.tids[tid] = true
+}
+
+// Fill writes the sorted distinct IDs into u.
+func (s *IDs) Fill(u *Usage) {
+	u.PIDs = sortedKeys(s.pids)
+	u.TIDs = sortedKeys(s.tids)
+}
+
+func sortedKeys(m map[int]bool) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Verify checks r against what w must produce; elapsed is the wall time of
+// the Run (the sleep workload cannot finish faster than its waits).
+func Verify(w Work, r Result, elapsed time.Duration) error {
+	switch w := w.(type) {
+	case primes.Job:
+		return w.Verify(r.Counts)
+	case sleep.Job:
+		return w.Verify(r.Slept, elapsed)
+	case *pipeline.Job:
+		if r.Received != w.Messages {
+			return fmt.Errorf("pipeline: sink accepted %d of %d messages", r.Received, w.Messages)
+		}
+		return nil
+	}
+	return fmt.Errorf("model: unknown work %T", w)
+}
