@@ -1,0 +1,419 @@
+// Package matrix reads the lab's experiment matrix (experiments.toml), checks
+// it, and expands it into cells: one cell per model and combination of
+// parameter values, each a sub-benchmark of BenchmarkLab.
+//
+// The format, by example:
+//
+//	[defaults]              # optional; every experiment inherits these
+//	reps = 6                # samples per cell
+//	benchtime = "1x"        # go test -benchtime: "1x" = one execution per sample
+//	timeout = "10m"         # per sample
+//
+//	[[experiments]]
+//	name = "article"        # unique; the first part of every cell's name
+//	workload = "primes"     # primes | sleep | pipeline
+//	models = ["process", "thread", "thread-gil", "loop", "goroutine"]
+//	[experiments.params]    # every parameter is a list; cells take the product
+//	n = [100000]
+//	workers = [2]
+//	split = ["replicate"]
+//	start = ["cold"]
+//
+// Decoding is strict: an unknown key, a value of the wrong type, an unknown
+// workload, model or parameter, an empty list or a value out of range is an
+// error that names the file, the line and the key.
+package matrix
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Matrix is a checked experiment matrix.
+type Matrix struct {
+	// File is the name the matrix was read from, for messages.
+	File        string
+	Defaults    Settings
+	Experiments []Experiment
+	// SHA256 is the hex SHA-256 of the file's bytes: runs record it so that
+	// results can be traced to the exact matrix.
+	SHA256 string
+}
+
+// Settings are how an experiment is sampled.
+type Settings struct {
+	Reps      int           // samples per cell, ≥ 1
+	Benchtime string        // go test -benchtime: "Nx" or a duration
+	Timeout   time.Duration // per sample
+}
+
+// Experiment is one [[experiments]] entry.
+type Experiment struct {
+	Name        string
+	Description string
+	Workload    string
+	Models      []string
+	Settings
+	// Params maps each parameter the matrix lists to its values, as written
+	// (integers in decimal, strings and durations verbatim).
+	Params map[string][]string
+	line   int // of the [[experiments]] header
+}
+
+// The document as decoded; pointers tell "absent" from zero.
+type document struct {
+	Defaults    settingsDoc     `toml:"defaults"`
+	Experiments []experimentDoc `toml:"experiments"`
+}
+
+type settingsDoc struct {
+	Reps      *int    `toml:"reps"`
+	Benchtime *string `toml:"benchtime"`
+	Timeout   *string `toml:"timeout"`
+}
+
+type experimentDoc struct {
+	Name        string         `toml:"name"`
+	Description string         `toml:"description"`
+	Workload    string         `toml:"workload"`
+	Models      []string       `toml:"models"`
+	Reps        *int           `toml:"reps"`
+	Benchtime   *string        `toml:"benchtime"`
+	Timeout     *string        `toml:"timeout"`
+	Params      map[string]any `toml:"params"`
+}
+
+// Builtin settings, used where neither the experiment nor [defaults] says.
+var builtin = Settings{Reps: 6, Benchtime: "1x", Timeout: 10 * time.Minute}
+
+// Error is a problem in a matrix file. Line is 0 when the problem has no
+// single place (e.g. a file that cannot be read).
+type Error struct {
+	File string
+	Line int
+	Key  string // the key at fault, as a dotted path, e.g. experiments[2].params.workers
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc += ":" + strconv.Itoa(e.Line)
+	}
+	if e.Key == "" {
+		return loc + ": " + e.Msg
+	}
+	return loc + ": " + e.Key + ": " + e.Msg
+}
+
+// Load reads and checks the matrix at path.
+func Load(path string) (*Matrix, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("matrix: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and checks a matrix; name is used in messages.
+func Parse(name string, data []byte) (*Matrix, error) {
+	var doc document
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, decodeError(name, err)
+	}
+	lines, err := keyLines(data)
+	if err != nil {
+		return nil, &Error{File: name, Msg: err.Error()}
+	}
+	sum := sha256.Sum256(data)
+	m := &Matrix{File: name, SHA256: hex.EncodeToString(sum[:])}
+	c := checker{file: name, lines: lines}
+	m.Defaults = c.settings(builtin, doc.Defaults, "defaults")
+	names := map[string]int{}
+	for i, e := range doc.Experiments {
+		x := c.experiment(i, e, m.Defaults)
+		if prev, dup := names[x.Name]; dup && x.Name != "" {
+			c.fail(fmt.Sprintf("experiments[%d].name", i), "experiment %q is already defined at line %d", x.Name, prev)
+		}
+		names[x.Name] = c.line(fmt.Sprintf("experiments[%d].name", i))
+		m.Experiments = append(m.Experiments, x)
+	}
+	if len(doc.Experiments) == 0 {
+		c.fail("experiments", "the matrix defines no experiments ([[experiments]])")
+	}
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// decodeError turns go-toml's errors, which carry a position but do not print
+// it, into Errors naming the line and key.
+func decodeError(file string, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		var errs []error
+		for _, e := range strict.Errors {
+			row, _ := e.Position()
+			errs = append(errs, &Error{File: file, Line: row, Key: dotted(e.Key()), Msg: "unknown key"})
+		}
+		return errors.Join(errs...)
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, _ := de.Position()
+		return &Error{File: file, Line: row, Key: dotted(de.Key()), Msg: de.Error()}
+	}
+	return &Error{File: file, Msg: err.Error()}
+}
+
+func dotted(key []string) string {
+	s := ""
+	for i, k := range key {
+		if i > 0 {
+			s += "."
+		}
+		s += k
+	}
+	return s
+}
+
+// checker accumulates every problem in a document, so that one run of
+// `lab check` shows them all.
+type checker struct {
+	file  string
+	lines map[string]int
+	errs  []error
+}
+
+func (c *checker) fail(key, format string, args ...any) {
+	c.errs = append(c.errs, &Error{File: c.file, Line: c.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// line finds the line of key, or of its nearest enclosing table.
+func (c *checker) line(key string) int {
+	for k := key; k != ""; k = parent(k) {
+		if n, ok := c.lines[k]; ok {
+			return n
+		}
+	}
+	return 0
+}
+
+func (c *checker) err() error { return errors.Join(c.errs...) }
+
+var benchtimeRe = regexp.MustCompile(`^[1-9][0-9]*x$`)
+
+func (c *checker) settings(base Settings, d settingsDoc, at string) Settings {
+	s := base
+	if d.Reps != nil {
+		if *d.Reps < 1 {
+			c.fail(at+".reps", "%d: want reps ≥ 1", *d.Reps)
+		}
+		s.Reps = *d.Reps
+	}
+	if d.Benchtime != nil {
+		if t, err := time.ParseDuration(*d.Benchtime); !benchtimeRe.MatchString(*d.Benchtime) && (err != nil || t <= 0) {
+			c.fail(at+".benchtime", "%q: want a count such as \"1x\" or a duration such as \"2s\"", *d.Benchtime)
+		}
+		s.Benchtime = *d.Benchtime
+	}
+	if d.Timeout != nil {
+		t, err := time.ParseDuration(*d.Timeout)
+		if err != nil || t <= 0 {
+			c.fail(at+".timeout", "%q: want a positive duration such as \"10m\"", *d.Timeout)
+		}
+		s.Timeout = t
+	}
+	return s
+}
+
+func (c *checker) experiment(i int, d experimentDoc, defaults Settings) Experiment {
+	at := fmt.Sprintf("experiments[%d]", i)
+	x := Experiment{
+		Name: d.Name, Description: d.Description, Workload: d.Workload, Models: d.Models,
+		Settings: c.settings(defaults, settingsDoc{d.Reps, d.Benchtime, d.Timeout}, at),
+		Params:   map[string][]string{},
+		line:     c.line(at),
+	}
+	if !nameRe.MatchString(d.Name) {
+		c.fail(at+".name", "%q: want a name of letters, digits, '-' and '_' (it becomes part of benchmark names)", d.Name)
+	}
+	w, ok := findWorkload(d.Workload)
+	if !ok {
+		c.fail(at+".workload", "%q is not a workload; want one of %s", d.Workload, quoteAll(Workloads()))
+	}
+	if len(d.Models) == 0 {
+		c.fail(at+".models", "no models listed; want some of %s", quoteAll(Models()))
+	}
+	seen := map[string]bool{}
+	var taken []param
+	if ok {
+		taken = append(taken, w.params...)
+	}
+	for _, name := range d.Models {
+		m, known := findModel(name)
+		switch {
+		case !known:
+			c.fail(at+".models", "%q is not a model; want one of %s", name, quoteAll(Models()))
+		case seen[name]:
+			c.fail(at+".models", "%q is listed twice", name)
+		default:
+			taken = append(taken, m.params...)
+		}
+		seen[name] = true
+	}
+	for key, raw := range d.Params {
+		pat := at + ".params." + key
+		i := indexParam(taken, key)
+		if i < 0 {
+			if ok {
+				c.fail(pat, "workload %q with models %s takes no parameter %q (it takes %s)", d.Workload, quoteAll(d.Models), key, paramNames(taken))
+			}
+			continue
+		}
+		x.Params[key] = c.values(pat, taken[i], raw)
+	}
+	if ok {
+		for _, p := range taken {
+			if _, listed := d.Params[p.key]; p.def == "" && !listed {
+				c.fail(at+".params", "parameter %q is required for workload %q (%s)", p.key, d.Workload, p.doc)
+			}
+		}
+		c.capacity(at, x)
+	}
+	return x
+}
+
+var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+
+// values checks one parameter's list and returns its values as strings.
+func (c *checker) values(at string, p param, raw any) []string {
+	list, ok := raw.([]any)
+	if !ok {
+		c.fail(at, "want a list of values, e.g. %s = [%s]", p.key, example(p))
+		return nil
+	}
+	if len(list) == 0 {
+		c.fail(at, "empty list: give at least one value or leave the key out")
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range list {
+		s, ok := asKind(p.kind, v)
+		if !ok {
+			c.fail(at, "%v is %T; want %s", v, v, p.kind)
+			continue
+		}
+		if err := p.check(s); err != nil {
+			c.fail(at, "%v (%s)", err, p.doc)
+			continue
+		}
+		if seen[s] {
+			c.fail(at, "%s is listed twice", s)
+			continue
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	return out
+}
+
+func asKind(k kind, v any) (string, bool) {
+	switch k {
+	case intKind:
+		n, ok := v.(int64)
+		return strconv.FormatInt(n, 10), ok
+	case stringKind:
+		s, ok := v.(string)
+		return s, ok
+	case durationKind:
+		s, ok := v.(string)
+		if !ok {
+			return "", false
+		}
+		_, err := time.ParseDuration(s)
+		return s, err == nil
+	}
+	return "", false
+}
+
+func example(p param) string {
+	switch {
+	case p.def != "" && p.kind == intKind:
+		return p.def
+	case p.def != "":
+		return strconv.Quote(p.def)
+	case p.kind == intKind:
+		return "1, 2"
+	}
+	return `"…"`
+}
+
+// capacity refuses cells that ask a model for more workers than the machine
+// can give it, before anything runs.
+func (c *checker) capacity(at string, x Experiment) {
+	need := 0
+	switch x.Workload {
+	case "primes":
+		need = maxInt(x.Params["workers"])
+	case "sleep":
+		tasks := maxInt(x.Params["tasks"])
+		workers := x.Params["workers"]
+		if len(workers) == 0 {
+			workers = []string{"0"}
+		}
+		for _, w := range workers {
+			n, _ := strconv.Atoi(w)
+			if n == 0 || n > tasks {
+				n = tasks
+			}
+			need = max(need, n)
+		}
+	case "pipeline":
+		need = maxInt(x.Params["stages"]) + 2
+	}
+	for _, name := range x.Models {
+		m, _ := findModel(name)
+		if m.maxWorkers > 0 && need > m.maxWorkers {
+			c.fail(at+".params", "model %q would need %d workers; it allows at most %d (%s)", name, need, m.maxWorkers, m.why)
+		}
+	}
+}
+
+func maxInt(vals []string) int {
+	best := 0
+	for _, v := range vals {
+		n, _ := strconv.Atoi(v)
+		best = max(best, n)
+	}
+	return best
+}
+
+func indexParam(ps []param, key string) int {
+	for i, p := range ps {
+		if p.key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+func paramNames(ps []param) string {
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.key)
+	}
+	return quoteAll(names)
+}

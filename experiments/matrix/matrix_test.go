@@ -1,0 +1,139 @@
+package matrix
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestLoadAndExpand(t *testing.T) {
+	m, err := Load("testdata/good.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range m.Cells() {
+		names = append(names, c.Name())
+	}
+	want := []string{
+		"article/model=process/split=replicate/n=1000/workers=1/start=cold",
+		"article/model=process/split=replicate/n=1000/workers=2/start=cold",
+		"article/model=thread-gil/split=replicate/n=1000/workers=1/start=cold/switch_interval=5ms",
+		"article/model=thread-gil/split=replicate/n=1000/workers=2/start=cold/switch_interval=5ms",
+		"naps/model=loop/tasks=10/sleep_ms=1/workers=0/start=warm",
+	}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("cell names (-want +got):\n%s", diff)
+	}
+	cells := m.Cells()
+	if got := cells[0].Settings; got != (Settings{Reps: 3, Benchtime: "1x", Timeout: 2 * time.Minute}) {
+		t.Errorf("article settings = %+v; want reps 3 from [defaults], timeout 2m", got)
+	}
+	if got := cells[4].Settings; got != (Settings{Reps: 7, Benchtime: "1x", Timeout: 10 * time.Minute}) {
+		t.Errorf("naps settings = %+v; want reps 7, built-in timeout 10m", got)
+	}
+	if cells[1].Int("workers") != 2 || cells[2].Duration("switch_interval") != 5*time.Millisecond {
+		t.Errorf("typed access: workers %d, switch_interval %v", cells[1].Int("workers"), cells[2].Duration("switch_interval"))
+	}
+	if len(m.SHA256) != 64 {
+		t.Errorf("SHA256 = %q; want 64 hex digits", m.SHA256)
+	}
+}
+
+// TestTheRepositoryMatrix keeps the default matrix valid.
+func TestTheRepositoryMatrix(t *testing.T) {
+	m, err := Load("../../experiments.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Cells()) == 0 {
+		t.Error("the default matrix has no cells")
+	}
+}
+
+const base = `[[experiments]]
+name = "x"
+workload = "primes"
+models = ["thread"]
+[experiments.params]
+workers = [2]
+`
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		line      int
+		key, msg  string
+	}{
+		{"unknown top key", "modle = 1\n" + base, 1, "modle", "unknown key"},
+		{"unknown experiment key", strings.Replace(base, `models = ["thread"]`, `modles = ["thread"]`, 1), 4, "experiments.modles", "unknown key"},
+		{"wrong type", strings.Replace(base, `name = "x"`, `name = 3`, 1), 2, "experiments.name", "toml:"},
+		{"syntax", "[[experiments]\n", 1, "", "toml:"},
+		{"no experiments", "[defaults]\nreps = 2\n", 0, "experiments", "no experiments"},
+		{"reps below 1", "[defaults]\nreps = 0\n" + base, 2, "defaults.reps", "reps ≥ 1"},
+		{"bad benchtime", strings.Replace(base, "[experiments.params]", "benchtime = \"fast\"\n[experiments.params]", 1), 5, "experiments[0].benchtime", "fast"},
+		{"bad timeout", strings.Replace(base, "[experiments.params]", "timeout = \"-1s\"\n[experiments.params]", 1), 5, "experiments[0].timeout", "positive duration"},
+		{"bad name", strings.Replace(base, `name = "x"`, `name = "a/b"`, 1), 2, "experiments[0].name", "letters, digits"},
+		{"unknown workload", strings.Replace(base, `"primes"`, `"prims"`, 1), 3, "experiments[0].workload", `"prims" is not a workload`},
+		{"unknown model", strings.Replace(base, `["thread"]`, `["thred"]`, 1), 4, "experiments[0].models", `"thred" is not a model`},
+		{"no models", strings.Replace(base, `["thread"]`, `[]`, 1), 4, "experiments[0].models", "no models"},
+		{"model twice", strings.Replace(base, `["thread"]`, `["thread", "thread"]`, 1), 4, "experiments[0].models", "listed twice"},
+		{"param not taken", base + "tasks = [3]\n", 7, "experiments[0].params.tasks", `takes no parameter "tasks"`},
+		{"model param without the model", base + "switch_interval = [\"1ms\"]\n", 7, "experiments[0].params.switch_interval", `takes no parameter`},
+		{"empty list", base + "n = []\n", 7, "experiments[0].params.n", "empty list"},
+		{"not a list", base + "n = 5\n", 7, "experiments[0].params.n", "want a list"},
+		{"wrong element type", base + "n = [\"many\"]\n", 7, "experiments[0].params.n", "want an integer"},
+		{"workers below 1", strings.Replace(base, "workers = [2]", "workers = [2, 0]", 1), 6, "experiments[0].params.workers", "below the least"},
+		{"n below 2", base + "n = [1]\n", 7, "experiments[0].params.n", "below the least"},
+		{"bad split", base + "split = [\"halves\"]\n", 7, "experiments[0].params.split", `"halves" is not one of`},
+		{"duplicate value", base + "n = [10, 10]\n", 7, "experiments[0].params.n", "listed twice"},
+		{"missing required", strings.Replace(base, "workers = [2]", "n = [10]", 1), 5, "experiments[0].params", `"workers" is required`},
+		{"bad duration", strings.Replace(base, `["thread"]`, `["thread-gil"]`, 1) + "switch_interval = [\"soon\"]\n", 7, "experiments[0].params.switch_interval", "duration"},
+		{"too many processes", strings.Replace(strings.Replace(base, `["thread"]`, `["process"]`, 1), "workers = [2]", "workers = [5000]", 1), 5, "experiments[0].params", "at most 1024"},
+		{"too many sleeping processes", "[[experiments]]\nname = \"s\"\nworkload = \"sleep\"\nmodels = [\"process\"]\nparams = { tasks = [10000] }\n", 5, "experiments[0].params", "would need 10000 workers"},
+		{"duplicate experiment", base + "\n" + strings.Replace(base, "[experiments.params]\nworkers = [2]\n", "", 1) + "params = { workers = [1] }\n", 9, "experiments[1].name", "already defined at line 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("m.toml", []byte(tt.doc))
+			if err == nil {
+				t.Fatalf("Parse succeeded; want an error about %s", tt.key)
+			}
+			var me *Error
+			if !errors.As(err, &me) {
+				t.Fatalf("error %v (%T) is not a *matrix.Error", err, err)
+			}
+			if me.Line != tt.line || me.Key != tt.key || !strings.Contains(me.Msg, tt.msg) {
+				t.Errorf("error = %q (line %d, key %q); want line %d, key %q, message containing %q", err, me.Line, me.Key, tt.line, tt.key, tt.msg)
+			}
+			prefix := "m.toml:"
+			if tt.line > 0 {
+				prefix += strconv.Itoa(tt.line) + ":"
+			}
+			if !strings.HasPrefix(err.Error(), prefix) {
+				t.Errorf("error %q does not start with %q", err, prefix)
+			}
+		})
+	}
+}
+
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("testdata/absent.toml")
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load of a missing file: %v; want an error wrapping os.ErrNotExist", err)
+	}
+}
+
+func TestAllErrorsReported(t *testing.T) {
+	doc := strings.Replace(base, "workers = [2]", "workers = [0]\nn = [1]", 1)
+	_, err := Parse("m.toml", []byte(doc))
+	if err == nil || !strings.Contains(err.Error(), "params.workers") || !strings.Contains(err.Error(), "params.n") {
+		t.Errorf("error = %v; want both the workers and the n problem", err)
+	}
+}

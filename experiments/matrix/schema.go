@@ -1,0 +1,162 @@
+package matrix
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The schema: which workloads and models exist and which parameters each
+// takes. Adding a workload or a model is one entry here and one in the
+// registry of implementations (experiments/lab.go); a test keeps the two in
+// step.
+
+// A param is one parameter a workload or model takes.
+type param struct {
+	key  string
+	def  string // the value when the matrix does not list any; "" = required
+	kind kind
+	// check validates one value (already of the right kind).
+	check func(v string) error
+	doc   string
+}
+
+type kind int
+
+const (
+	intKind kind = iota
+	stringKind
+	durationKind
+)
+
+func (k kind) String() string {
+	return [...]string{"an integer", "a string", `a duration string such as "5ms"`}[k]
+}
+
+type workloadSpec struct {
+	name   string
+	params []param
+}
+
+type modelSpec struct {
+	name   string
+	params []param
+	// maxWorkers caps the workers one cell may ask of the model (0 = none):
+	// beyond it the machine runs out of memory or the OS of tasks before the
+	// benchmark measures anything.
+	maxWorkers int
+	why        string
+}
+
+var start = param{key: "start", def: "warm", kind: stringKind, check: oneOf("warm", "cold"),
+	doc: "warm: workers started before the timer (a pool); cold: start-up timed"}
+
+var workloads = []workloadSpec{
+	{name: "primes", params: []param{
+		{key: "split", def: "replicate", kind: stringKind, check: oneOf("replicate", "partition"),
+			doc: "replicate: every worker counts [2, n]; partition: workers share [2, n]"},
+		{key: "n", def: "100000", kind: intKind, check: atLeast(2), doc: "count primes in [2, n]"},
+		{key: "workers", kind: intKind, check: atLeast(1), doc: "workers (processes, threads, tasks)"},
+		start,
+	}},
+	{name: "sleep", params: []param{
+		{key: "tasks", kind: intKind, check: atLeast(1), doc: "tasks that each wait sleep_ms"},
+		{key: "sleep_ms", def: "10", kind: intKind, check: atLeast(0), doc: "wait per task, ms"},
+		{key: "workers", def: "0", kind: intKind, check: atLeast(0), doc: "tasks waiting at once; 0 = one per task"},
+		start,
+	}},
+	{name: "pipeline", params: []param{
+		{key: "stages", def: "3", kind: intKind, check: atLeast(1), doc: "stages between source and sink"},
+		{key: "messages", kind: intKind, check: atLeast(1), doc: "payloads per run"},
+		{key: "payload_bytes", kind: intKind, check: between(1, 64<<20), doc: "bytes per payload"},
+		start,
+	}},
+}
+
+var models = []modelSpec{
+	{name: "process", maxWorkers: 1024, why: "each worker is a Go process of several MB"},
+	{name: "thread", maxWorkers: 20000, why: "each OS thread costs a kernel task and ~30 KB"},
+	{name: "thread-gil", maxWorkers: 20000, why: "each OS thread costs a kernel task and ~30 KB", params: []param{
+		{key: "switch_interval", def: "5ms", kind: durationKind, check: positiveDuration,
+			doc: "how long a thread waits for the GIL before asking the holder to drop it (CPython: 5ms)"},
+	}},
+	{name: "loop"},
+	{name: "goroutine"},
+}
+
+// Workloads lists the workload names the matrix accepts.
+func Workloads() []string {
+	var names []string
+	for _, w := range workloads {
+		names = append(names, w.name)
+	}
+	return names
+}
+
+// Models lists the model names the matrix accepts.
+func Models() []string {
+	var names []string
+	for _, m := range models {
+		names = append(names, m.name)
+	}
+	return names
+}
+
+func findWorkload(name string) (workloadSpec, bool) {
+	i := slices.IndexFunc(workloads, func(w workloadSpec) bool { return w.name == name })
+	if i < 0 {
+		return workloadSpec{}, false
+	}
+	return workloads[i], true
+}
+
+func findModel(name string) (modelSpec, bool) {
+	i := slices.IndexFunc(models, func(m modelSpec) bool { return m.name == name })
+	if i < 0 {
+		return modelSpec{}, false
+	}
+	return models[i], true
+}
+
+func oneOf(values ...string) func(string) error {
+	return func(v string) error {
+		if !slices.Contains(values, v) {
+			return fmt.Errorf("%q is not one of %s", v, quoteAll(values))
+		}
+		return nil
+	}
+}
+
+func atLeast(lo int) func(string) error { return between(lo, -1) }
+
+// between accepts integers in [lo, hi]; hi < 0 means no upper bound.
+func between(lo, hi int) func(string) error {
+	return func(v string) error {
+		n, _ := strconv.Atoi(v)
+		switch {
+		case n < lo:
+			return fmt.Errorf("%d is below the least allowed, %d", n, lo)
+		case hi >= 0 && n > hi:
+			return fmt.Errorf("%d is above the most allowed, %d", n, hi)
+		}
+		return nil
+	}
+}
+
+func positiveDuration(v string) error {
+	d, _ := time.ParseDuration(v)
+	if d <= 0 {
+		return fmt.Errorf("%q is not a positive duration", v)
+	}
+	return nil
+}
+
+func quoteAll(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = strconv.Quote(v)
+	}
+	return strings.Join(q, ", ")
+}
