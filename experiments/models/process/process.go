@@ -1,0 +1,418 @@
+// Package process is the process model: every worker is a separate OS
+// process, and work and data reach it through OS pipes, so every byte is
+// copied through the kernel.
+//
+// A worker is the running binary re-executed (os.Executable) with the
+// environment variable LAB_PROCESS_WORKER set to its role; WorkerMain, which
+// the binary must call first thing in TestMain or main, turns such a process
+// into a worker. The parent talks to a worker in small binary frames over two
+// pipes (fd 3 parent → worker, fd 4 worker → parent); the worker's stdout and
+// stderr are the parent's stderr, so a crashing worker's message is visible.
+//
+//   - primes.Job: one worker per range; Run sends each its range.
+//   - sleep.Job: Concurrency workers; Run hands out the tasks as workers
+//     finish them, and each task blocks its worker's thread in nanosleep.
+//   - *pipeline.Job: one process per stage, each stage's output pipe the next
+//     one's input; the parent writes the source side and reads the sink side.
+//
+// Start spawns the workers and waits until each has said hello, so a warm Run
+// pays no start-up. Workers can never outlive the lab: they die with the
+// thread that forked them (Pdeathsig), exit when their pipe from the parent
+// ends, and Close, a failed Run and a cancelled Run kill and reap them.
+//
+// Environment: LAB_PROCESS_WORKER (set by the parent on its workers) makes
+// WorkerMain serve; LAB_PROCESS_FAULTS=1 (set only by this package's tests)
+// lets workers obey the test-only fault jobs.
+//
+// Linux only: it relies on Pdeathsig, gettid, F_SETPIPE_SZ and /proc.
+package process
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/pipeline"
+	"concurrency-lab/experiments/workloads/primes"
+	"concurrency-lab/experiments/workloads/sleep"
+)
+
+// MaxWorkers is the most worker processes one Start may spawn. Each worker is
+// a whole Go process, a few MB resident (3.5 MB measured for a primes worker,
+// more under the race detector), so a thousand of them already take
+// gigabytes; more than this is refused rather than left to exhaust memory or
+// the process table.
+const MaxWorkers = 1024
+
+// closeGrace is how long Close lets workers exit on their own after their
+// input pipes end before it kills them. A healthy worker exits in
+// milliseconds.
+const closeGrace = 2 * time.Second
+
+// Model is the process model. The zero value is ready to use.
+type Model struct {
+	exe   string // worker executable; "" means os.Executable (tests point it elsewhere)
+	fault fault  // test only: a fault to inject; the zero value injects none
+}
+
+// fault makes worker (pool) or stage number at crash or hang (kind kCrash or
+// kHang) in the middle of its first job of Run number run, counted from 0.
+type fault struct {
+	kind    kind
+	at, run int
+}
+
+// Name returns "process".
+func (Model) Name() string { return "process" }
+
+// Start spawns the worker processes for w and waits until every one is ready.
+// It refuses more than MaxWorkers workers. If it fails, no process it started
+// is left.
+func (m Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
+	if role := os.Getenv(envWorker); role != "" {
+		// A worker that was not diverted by WorkerMain would otherwise start
+		// workers of its own, and they theirs.
+		return nil, fmt.Errorf("process: this process is a worker (%s=%s) that did not divert to WorkerMain; call process.WorkerMain first thing in TestMain or main", envWorker, role)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("process: start: %w", err)
+	}
+	exe := m.exe
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("process: finding the worker executable: %w", err)
+		}
+	}
+	capped := func(n int, what string) error {
+		if n > MaxWorkers {
+			return fmt.Errorf("process: %d %s exceed the cap of %d worker processes: each is a whole Go process of a few MB resident, so %d would take gigabytes", n, what, MaxWorkers, n)
+		}
+		return nil
+	}
+	switch w := w.(type) {
+	case primes.Job:
+		if err := capped(len(w.Ranges), "primes workers"); err != nil {
+			return nil, err
+		}
+		return startPool(ctx, exe, m.fault, len(w.Ranges), len(w.Ranges), func(i int) (kind, []uint64) {
+			return kPrimes, []uint64{uint64(w.Ranges[i].Lo), uint64(w.Ranges[i].Hi)}
+		}, func(r *model.Result, vals []int) { r.Counts = vals })
+	case sleep.Job:
+		if err := capped(w.Concurrency, "sleep workers"); err != nil {
+			return nil, err
+		}
+		return startPool(ctx, exe, m.fault, w.Concurrency, w.Tasks, func(int) (kind, []uint64) {
+			return kSleep, []uint64{uint64(w.D)}
+		}, func(r *model.Result, vals []int) {
+			for _, v := range vals {
+				r.Slept += v
+			}
+		})
+	case *pipeline.Job:
+		if err := capped(w.Stages, "pipeline stages"); err != nil {
+			return nil, err
+		}
+		return startChain(ctx, exe, m.fault, w)
+	}
+	return nil, fmt.Errorf("process: unsupported work %T", w)
+}
+
+// forker starts every worker process, from one goroutine locked to its OS
+// thread for the life of the process. Linux sends a child its Pdeathsig when
+// the *thread* that forked it exits, not when the process does, and the Go
+// runtime does end threads: it discards the thread of a goroutine that exits
+// while locked to it, as any code that pins goroutines to threads may do. A
+// worker forked from such a thread would be killed mid-run. Forking from a
+// thread that never exits makes Pdeathsig mean "when the lab dies". This is
+// the package's only global state; the kernel's rule forces it.
+var forker struct {
+	once sync.Once
+	reqs chan forkReq
+}
+
+type forkReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// spawn starts cmd from the forker's thread.
+func spawn(cmd *exec.Cmd) error {
+	forker.once.Do(func() {
+		forker.reqs = make(chan forkReq)
+		go func() {
+			runtime.LockOSThread() // never unlocked, and the goroutine never returns: see forker
+			for r := range forker.reqs {
+				r.done <- r.cmd.Start()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	forker.reqs <- forkReq{cmd, done}
+	return <-done
+}
+
+// proc is one worker process, seen from the parent.
+type proc struct {
+	name string // "worker 2", "stage 0"
+	cmd  *exec.Cmd
+	pid  int
+	cpu  uint64 // cumulative CPU (ns) at its last report; only Start and Run touch it
+
+	// Set by the reader goroutine before it reports the exit.
+	status  error  // cmd.Wait's result
+	reason  string // the worker's kFail text, if it sent one
+	exitSeq int64  // 1 for the group's first worker to be reaped, 2 for the next, ...
+}
+
+// workerError is a worker process that failed: it died with work in hand,
+// exited before it was ready, or broke the protocol.
+type workerError struct {
+	name   string
+	pid    int
+	what   string // "died mid-job", "exited before it was ready", ...
+	status error  // how it ended (nil: exit status 0, or still running)
+	reason string // the worker's own account, or a hint
+}
+
+func (e *workerError) Error() string {
+	msg := fmt.Sprintf("process: %s (pid %d) %s", e.name, e.pid, e.what)
+	if e.status != nil {
+		msg += ": " + e.status.Error()
+	}
+	if e.reason != "" {
+		msg += ": " + e.reason
+	}
+	return msg
+}
+
+func (e *workerError) Unwrap() error { return e.status }
+
+// nsDuration converts a CPU time in ns.
+func nsDuration(ns uint64) time.Duration { return time.Duration(ns) }
+
+func (p *proc) fail(what string) *workerError {
+	return &workerError{name: p.name, pid: p.pid, what: what, status: p.status, reason: p.reason}
+}
+
+// event is a frame from a worker, or the news that it has exited and been
+// reaped.
+type event struct {
+	w      int // index into group.procs
+	f      frame
+	exited bool
+}
+
+// group is a set of worker processes and the goroutines that read their
+// replies. One reader per worker forwards frames to events, then reaps the
+// worker when its pipe ends. The parent's pipe ends are non-blocking (Go's
+// netpoller), so a thousand idle readers cost no threads.
+type group struct {
+	procs   []*proc
+	files   []*os.File // the parent's ends of the workers' pipes, closed by Close
+	events  chan event
+	quit    chan struct{} // closed when nobody reads events any more
+	quitted sync.Once
+	readers sync.WaitGroup
+	killed  atomic.Bool  // we sent SIGKILL: "signal: killed" is our doing
+	exits   atomic.Int64 // workers reaped so far
+	failed  error        // why the Exec became unusable; only Run and Close touch it
+	closed  bool
+}
+
+func newGroup(n int) *group {
+	// Each worker has at most a hello, a reply and its exit pending; the
+	// quit channel keeps a surplus from blocking a reader for good.
+	return &group{events: make(chan event, 3*n+1), quit: make(chan struct{})}
+}
+
+// start spawns one worker with files as fds 3, 4, ... and reads its replies
+// from ctl. It closes the child's ends of the pipes in any case, and ctl if
+// the worker does not start.
+func (g *group) start(name, exe, role string, files []*os.File, ctl *os.File) error {
+	cmd := &exec.Cmd{
+		Path: exe,
+		// A binary that forgot WorkerMain runs no tests and exits, and Start
+		// reports that it was never ready.
+		Args:       []string{exe, "-test.run=^$", "-test.bench=^$"},
+		Env:        workerEnv(role),
+		Stdout:     os.Stderr,
+		Stderr:     os.Stderr,
+		ExtraFiles: files,
+		SysProcAttr: &syscall.SysProcAttr{
+			// Its own process group: a terminal's Ctrl-C reaches only the
+			// lab, which then shuts the workers down.
+			Setpgid: true,
+			// Dies with the forker's thread, that is with the lab.
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	err := spawn(cmd)
+	for _, f := range files {
+		f.Close()
+	}
+	if err != nil {
+		ctl.Close()
+		return err
+	}
+	p := &proc{name: name, cmd: cmd, pid: cmd.Process.Pid}
+	i := len(g.procs)
+	g.procs = append(g.procs, p)
+	g.readers.Go(func() { g.read(i, p, ctl) })
+	return nil
+}
+
+// workerEnv is this process's environment plus the worker's role. In a
+// binary built with -race, the race runtime sleeps atexit_sleep_ms (1 s by
+// default) before exiting so that running goroutines can still report races;
+// a worker has none, and the sleep would make every Close wait a second per
+// stage of a pipeline (each stage exits when the one before it has). So
+// workers get atexit_sleep_ms=0 unless GORACE already sets it. Other builds
+// ignore GORACE.
+func workerEnv(role string) []string {
+	env := os.Environ()
+	gorace := os.Getenv("GORACE")
+	if !strings.Contains(gorace, "atexit_sleep_ms") {
+		env = append(env, "GORACE="+strings.TrimSpace(gorace+" atexit_sleep_ms=0"))
+	}
+	return append(env, envWorker+"="+role)
+}
+
+func (g *group) read(i int, p *proc, ctl *os.File) {
+	r := bufio.NewReader(ctl)
+	for {
+		f, err := readFrame(r)
+		if err != nil {
+			// EOF, even in mid-frame, is the worker's exit; anything else
+			// is garbage on the pipe, and the worker cannot be trusted.
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, os.ErrClosed) {
+				p.reason = fmt.Sprintf("bad frame: %v", err)
+				g.killed.Store(true)
+				p.cmd.Process.Kill()
+			}
+			break
+		}
+		if f.kind == kFail {
+			p.reason = f.text
+			continue
+		}
+		select {
+		case g.events <- event{w: i, f: f}:
+		case <-g.quit:
+		}
+	}
+	ctl.Close()
+	p.status = p.cmd.Wait()
+	p.exitSeq = g.exits.Add(1)
+	select {
+	case g.events <- event{w: i, exited: true}:
+	case <-g.quit:
+	}
+}
+
+// waitReady waits for every worker's hello.
+func (g *group) waitReady(ctx context.Context) error {
+	for ready := 0; ready < len(g.procs); {
+		select {
+		case ev := <-g.events:
+			p := g.procs[ev.w]
+			if ev.exited {
+				e := p.fail("exited before it was ready")
+				if e.reason == "" {
+					e.reason = "does the binary call process.WorkerMain first thing in TestMain or main?"
+					if e.status == nil {
+						e.reason = "exit status 0: " + e.reason
+					}
+				}
+				return e
+			}
+			err := ev.f.want(kHello, 3)
+			if err == nil && ev.f.vals[0] != uint64(p.pid) {
+				err = fmt.Errorf("its hello says pid %d", ev.f.vals[0])
+			}
+			if err != nil {
+				return &workerError{name: p.name, pid: p.pid, what: "broke the protocol", reason: err.Error()}
+			}
+			p.cpu = ev.f.vals[2]
+			ready++
+		case <-ctx.Done():
+			return fmt.Errorf("process: start: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// kill sends SIGKILL to every worker. It is safe to call at any time, from
+// any goroutine, and more than once.
+func (g *group) kill() {
+	g.killed.Store(true)
+	for _, p := range g.procs {
+		p.cmd.Process.Kill() // fails only if the worker is already reaped
+	}
+}
+
+// stop kills and reaps every worker.
+func (g *group) stop() {
+	g.kill()
+	g.quitted.Do(func() { close(g.quit) })
+	g.readers.Wait()
+}
+
+// abort stops every worker, marks the Exec unusable and returns err, which
+// any later Run reports as its cause.
+func (g *group) abort(err error) error {
+	g.stop()
+	g.failed = err
+	return err
+}
+
+// usable reports whether a Run may start.
+func (g *group) usable(ctx context.Context) error {
+	switch {
+	case g.closed:
+		return errors.New("process: run after Close")
+	case g.failed != nil:
+		return fmt.Errorf("process: an earlier run failed: %w", g.failed)
+	case ctx.Err() != nil:
+		return g.abort(fmt.Errorf("process: run: %w", ctx.Err()))
+	}
+	return nil
+}
+
+// close ends the workers' input pipes so that they exit, kills whatever is
+// still running after closeGrace, and reaps everything. It reports a worker
+// that exited abnormally on its own, unless a Run has already reported a
+// failure.
+func (g *group) close() error {
+	if g.closed {
+		return nil
+	}
+	g.closed = true
+	for _, f := range g.files {
+		f.Close()
+	}
+	g.quitted.Do(func() { close(g.quit) })
+	t := time.AfterFunc(closeGrace, g.kill)
+	g.readers.Wait()
+	t.Stop()
+	if g.failed != nil {
+		return nil
+	}
+	for _, p := range g.procs {
+		if p.status != nil && !g.killed.Load() {
+			return p.fail("exited abnormally at Close")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package process
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// The parent and a worker talk in frames: a kind byte, a little-endian uint32
+// payload length in bytes, then the payload. Every payload is a sequence of
+// little-endian uint64 values except kFail's, which is text. Pipeline
+// payloads are not framed: they travel raw on the stages' data pipes.
+type kind byte
+
+const (
+	// Worker → parent.
+	kHello kind = 'H' // ready: pid, tid, cumulative CPU (ns)
+	kDone  kind = 'D' // a job (pool) or a run (stage) finished: value, pid, tid, cumulative CPU (ns), peak RSS (bytes)
+	kFail  kind = 'F' // text: why the worker gives up; it exits right after
+
+	// Parent → pool worker: flags first, then the job's arguments.
+	kPrimes kind = 'P' // flags, lo, hi: count the primes in [lo, hi]
+	kSleep  kind = 'S' // flags, ns: block the thread in nanosleep for ns
+
+	// Parent → stage, once, before its hello.
+	kStage kind = 'G' // payload bytes, messages per run, fault kind, fault run
+
+	// Test-only faults (see envFaults): the worker honours them only when its
+	// environment allows it. Production runs never send them.
+	kCrash kind = 'X' // flags: exit with crashStatus in the middle of the job
+	kHang  kind = 'Z' // flags: block in the middle of the job until killed
+)
+
+// flagResetPeak asks a pool worker to reset its peak RSS before the job: the
+// parent sets it on each worker's first job of a Run.
+const flagResetPeak = 1
+
+// crashStatus is the exit status of a worker crashing on purpose (kCrash).
+const crashStatus = 3
+
+// maxFrame bounds a payload so that a corrupt length cannot make the reader
+// allocate without limit.
+const maxFrame = 1 << 16
+
+type frame struct {
+	kind kind
+	vals []uint64
+	text string
+}
+
+func (k kind) String() string { return fmt.Sprintf("%q", byte(k)) }
+
+// writeFrame writes one numeric frame in a single write: a frame is far
+// below PIPE_BUF, so it reaches the pipe whole.
+func writeFrame(w io.Writer, k kind, vals ...uint64) error {
+	b := make([]byte, 5+8*len(vals))
+	b[0] = byte(k)
+	binary.LittleEndian.PutUint32(b[1:], uint32(8*len(vals)))
+	for i, v := range vals {
+		binary.LittleEndian.PutUint64(b[5+8*i:], v)
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// writeText writes a frame whose payload is text, cut to maxFrame bytes.
+func writeText(w io.Writer, k kind, s string) error {
+	s = s[:min(len(s), maxFrame)]
+	b := make([]byte, 5+len(s))
+	b[0] = byte(k)
+	binary.LittleEndian.PutUint32(b[1:], uint32(len(s)))
+	copy(b[5:], s)
+	_, err := w.Write(b)
+	return err
+}
+
+// readFrame reads one frame. It returns io.EOF only when the pipe ended on a
+// frame boundary; a frame cut short is io.ErrUnexpectedEOF.
+func readFrame(r io.Reader) (frame, error) {
+	var h [5]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return frame{}, err
+	}
+	f := frame{kind: kind(h[0])}
+	n := binary.LittleEndian.Uint32(h[1:])
+	if n > maxFrame {
+		return frame{}, fmt.Errorf("frame %v of %d bytes; the limit is %d", f.kind, n, maxFrame)
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(r, p); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return frame{}, err
+	}
+	if f.kind == kFail {
+		f.text = string(p)
+		return f, nil
+	}
+	if n%8 != 0 {
+		return frame{}, fmt.Errorf("frame %v of %d bytes; want a multiple of 8", f.kind, n)
+	}
+	f.vals = make([]uint64, n/8)
+	for i := range f.vals {
+		f.vals[i] = binary.LittleEndian.Uint64(p[8*i:])
+	}
+	return f, nil
+}
+
+// want checks that f is of kind k with n values.
+func (f frame) want(k kind, n int) error {
+	if f.kind != k || len(f.vals) != n {
+		return fmt.Errorf("got frame %v with %d values; want %v with %d", f.kind, len(f.vals), k, n)
+	}
+	return nil
+}

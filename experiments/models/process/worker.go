@@ -1,0 +1,338 @@
+package process
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"concurrency-lab/experiments/workloads/pipeline"
+	"concurrency-lab/experiments/workloads/primes"
+)
+
+const (
+	// envWorker marks a process as a worker and names its role, rolePool or
+	// roleStage. The parent sets it on the workers it starts; WorkerMain
+	// reads it. A process that has it set must not start workers itself.
+	envWorker = "LAB_PROCESS_WORKER"
+	// envFaults = "1" lets a worker honour the test-only fault jobs (kCrash,
+	// kHang). Tests set it; without it a worker refuses them and fails.
+	envFaults = "LAB_PROCESS_FAULTS"
+
+	rolePool  = "pool"  // fd 3: jobs from the parent, fd 4: replies
+	roleStage = "stage" // fd 3: configuration, fd 4: control replies, fd 5: payloads in, fd 6: payloads out
+)
+
+// WorkerMain turns this process into a worker if the parent that started it
+// asked for one, and returns at once otherwise. Every binary that uses the
+// process model must call it first thing in TestMain (or main), before flags
+// are parsed, because the model's workers are that binary re-executed with
+// LAB_PROCESS_WORKER set. In a worker it serves the parent and ends the
+// process with os.Exit: status 0 once its input from the parent ends, 1 on an
+// error, neighbourStatus (4) for a stage whose neighbour died, crashStatus
+// (3) for a test-only crash.
+func WorkerMain() {
+	role := os.Getenv(envWorker)
+	if role == "" {
+		return
+	}
+	// One OS thread does all of a worker's work, in blocking system calls,
+	// so that the gettid it reports is the thread that did the work.
+	runtime.LockOSThread()
+	faults := os.Getenv(envFaults) == "1"
+	var err error
+	switch role {
+	case rolePool:
+		err = servePool(faults)
+	case roleStage:
+		err = serveStage(faults)
+	default:
+		err = fmt.Errorf("%s = %q; want %q or %q", envWorker, role, rolePool, roleStage)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "process: worker (pid %d, %s): %v\n", os.Getpid(), role, err)
+		if errors.As(err, new(lostNeighbour)) {
+			os.Exit(neighbourStatus)
+		}
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// neighbourStatus is the exit status of a stage that ends because a
+// neighbour did: its input ended inside a payload, or its output's reader is
+// gone. The parent uses it to tell the stage that failed from the stages
+// that followed it down.
+const neighbourStatus = 4
+
+// lostNeighbour is a stage's read or write failing because the process at
+// the other end of the pipe has gone.
+type lostNeighbour struct{ err error }
+
+func (e lostNeighbour) Error() string { return e.err.Error() }
+func (e lostNeighbour) Unwrap() error { return e.err }
+
+// neighbourGone marks err as a lost neighbour if it is one.
+func neighbourGone(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, unix.EPIPE) {
+		return lostNeighbour{err}
+	}
+	return err
+}
+
+// inherited returns the file the parent passed as fd, in blocking mode: the
+// worker's thread then waits inside read and write, as a process does, rather
+// than parking a goroutine in the Go netpoller.
+func inherited(fd int, name string) (*os.File, error) {
+	if err := unix.SetNonblock(fd, false); err != nil {
+		return nil, fmt.Errorf("fd %d (%s) was not passed: %w", fd, name, err)
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// servePool runs jobs from fd 3 one at a time and replies to each on fd 4,
+// until the parent closes fd 3.
+func servePool(faults bool) error {
+	jobs, err := inherited(3, "jobs")
+	if err != nil {
+		return err
+	}
+	replies, err := inherited(4, "replies")
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		writeText(replies, kFail, err.Error()) // best effort: the error also goes to stderr
+		return err
+	}
+	m, err := openMeter()
+	if err != nil {
+		return fail(err)
+	}
+	pid, tid := uint64(os.Getpid()), uint64(unix.Gettid())
+	if err := writeFrame(replies, kHello, pid, tid, cpuTime()); err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	r := bufio.NewReader(jobs)
+	for {
+		f, err := readFrame(r)
+		if errors.Is(err, io.EOF) {
+			return nil // the parent closed the pipe: Close, or the parent died
+		}
+		if err != nil {
+			return fail(fmt.Errorf("reading a job: %w", err))
+		}
+		if len(f.vals) == 0 {
+			return fail(fmt.Errorf("job %v without flags", f.kind))
+		}
+		if f.vals[0]&flagResetPeak != 0 {
+			if err := m.resetPeak(); err != nil {
+				return fail(err)
+			}
+		}
+		var v uint64
+		switch f.kind {
+		case kPrimes:
+			if err := f.want(kPrimes, 3); err != nil {
+				return fail(err)
+			}
+			v = uint64(primes.Count(int(f.vals[1]), int(f.vals[2]), nil))
+		case kSleep:
+			if err := f.want(kSleep, 2); err != nil {
+				return fail(err)
+			}
+			nanosleep(time.Duration(f.vals[1]))
+			v = 1
+		case kCrash, kHang:
+			if !faults {
+				return fail(fmt.Errorf("test-only job %v refused: %s is not 1", f.kind, envFaults))
+			}
+			misbehave(f.kind)
+		default:
+			return fail(fmt.Errorf("unknown job %v", f.kind))
+		}
+		peak, err := m.peak()
+		if err != nil {
+			return fail(err)
+		}
+		if err := writeFrame(replies, kDone, v, pid, tid, cpuTime(), peak); err != nil {
+			return fmt.Errorf("reply: %w", err)
+		}
+	}
+}
+
+// serveStage reads its configuration from fd 3, then transforms payloads from
+// fd 5 to fd 6 until fd 5 ends, and reports its usage on fd 4 after every
+// run's last payload.
+func serveStage(faults bool) error {
+	var files [4]*os.File
+	for i, name := range []string{"configuration", "control", "payloads in", "payloads out"} {
+		f, err := inherited(3+i, name)
+		if err != nil {
+			return err
+		}
+		files[i] = f
+	}
+	config, ctl, in, out := files[0], files[1], files[2], files[3]
+	fail := func(err error) error {
+		writeText(ctl, kFail, err.Error())
+		return err
+	}
+	f, err := readFrame(config)
+	if err == nil {
+		err = f.want(kStage, 4)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("reading the configuration: %w", err))
+	}
+	config.Close()
+	size, messages := int(f.vals[0]), int(f.vals[1])
+	faultKind, faultAt := kind(f.vals[2]), int(f.vals[3])*messages
+	if size < 1 || messages < 1 {
+		return fail(fmt.Errorf("configuration: %d-byte payloads, %d messages per run; want ≥ 1 each", size, messages))
+	}
+	if faultKind != 0 && !faults {
+		return fail(fmt.Errorf("test-only fault %v refused: %s is not 1", faultKind, envFaults))
+	}
+	m, err := openMeter()
+	if err != nil {
+		return fail(err)
+	}
+	buf := make([]byte, size)
+	pid, tid := uint64(os.Getpid()), uint64(unix.Gettid())
+	if err := writeFrame(ctl, kHello, pid, tid, cpuTime()); err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	if err := m.resetPeak(); err != nil {
+		return fail(err)
+	}
+	for n := 0; ; n++ {
+		if _, err := io.ReadFull(in, buf); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil // the pipeline is being closed
+			}
+			return fail(neighbourGone(fmt.Errorf("reading payload %d: %w", n, err)))
+		}
+		if faultKind != 0 && n == faultAt {
+			misbehave(faultKind)
+		}
+		pipeline.Stage(buf)
+		if _, err := out.Write(buf); err != nil {
+			return fail(neighbourGone(fmt.Errorf("writing payload %d: %w", n, err)))
+		}
+		if (n+1)%messages == 0 {
+			peak, err := m.peak()
+			if err != nil {
+				return fail(err)
+			}
+			if err := writeFrame(ctl, kDone, uint64(messages), pid, tid, cpuTime(), peak); err != nil {
+				return fmt.Errorf("usage report: %w", err)
+			}
+			if err := m.resetPeak(); err != nil {
+				return fail(err)
+			}
+		}
+	}
+}
+
+// misbehave carries out a test-only fault in the middle of a job.
+func misbehave(k kind) {
+	switch k {
+	case kCrash:
+		fmt.Fprintf(os.Stderr, "process: worker (pid %d): crashing on purpose (test fault)\n", os.Getpid())
+		os.Exit(crashStatus)
+	case kHang:
+		for { // a system call, not select{}: the runtime would call that a deadlock
+			nanosleep(time.Hour)
+		}
+	}
+}
+
+// nanosleep blocks the calling thread for d in the kernel, resuming with the
+// time left when a signal interrupts it.
+func nanosleep(d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	for {
+		var left unix.Timespec
+		if err := unix.Nanosleep(&ts, &left); err != unix.EINTR {
+			return
+		}
+		ts = left
+	}
+}
+
+// cpuTime is the user+system CPU time this process has used, in ns.
+func cpuTime() uint64 {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return uint64(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// meter reads this process's peak RSS. ru_maxrss cannot serve: it is a
+// lifetime peak, and after a vfork-style exec it even includes the parent's.
+// VmHWM in /proc/self/status is the peak of this process's own memory, and
+// writing "5" to /proc/self/clear_refs resets it to the current RSS.
+type meter struct {
+	status, clearRefs int // open fds, kept for the life of the worker
+	buf               []byte
+}
+
+func openMeter() (*meter, error) {
+	status, err := unix.Open("/proc/self/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("peak RSS: %w", err)
+	}
+	clearRefs, err := unix.Open("/proc/self/clear_refs", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(status)
+		return nil, fmt.Errorf("peak RSS: %w", err)
+	}
+	return &meter{status: status, clearRefs: clearRefs, buf: make([]byte, 8192)}, nil
+}
+
+func (m *meter) resetPeak() error {
+	if _, err := unix.Write(m.clearRefs, []byte("5")); err != nil {
+		return fmt.Errorf("resetting the peak RSS: %w", err)
+	}
+	return nil
+}
+
+// peak returns VmHWM in bytes.
+func (m *meter) peak() (uint64, error) {
+	n, err := unix.Pread(m.status, m.buf, 0)
+	if err != nil {
+		return 0, fmt.Errorf("peak RSS: %w", err)
+	}
+	return parseHWM(m.buf[:n])
+}
+
+// parseHWM finds "VmHWM:   1234 kB" in the text of /proc/<pid>/status.
+func parseHWM(status []byte) (uint64, error) {
+	const key = "\nVmHWM:"
+	i := bytes.Index(status, []byte(key))
+	if i < 0 {
+		return 0, errors.New("peak RSS: no VmHWM in /proc/self/status")
+	}
+	line := status[i+len(key):]
+	if j := bytes.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	f := bytes.Fields(line)
+	if len(f) != 2 || string(f[1]) != "kB" {
+		return 0, fmt.Errorf("peak RSS: VmHWM line %q; want \"<n> kB\"", line)
+	}
+	kb, err := strconv.ParseUint(string(f[0]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("peak RSS: VmHWM: %w", err)
+	}
+	return kb << 10, nil
+}
