@@ -4,33 +4,35 @@ SHELL := bash
 GO ?= go
 MATRIX ?= experiments.toml
 RESULTS ?= results
-# Samples per cell (the matrix's reps is honoured once `lab run` drives the
-# rounds; until then every cell gets this many consecutive samples).
-COUNT ?= 6
+# Extra flags for `lab run`, e.g. LAB_FLAGS='--hardware lab-2c --reps 10'.
+LAB_FLAGS ?=
 
-.PHONY: test bench smoke vet clean
+.PHONY: test bench smoke check vet lab clean
+
+## bench: run the default matrix in rounds; the run directory
+## (results/<hardware>/<run-id>/) is the last line printed
+bench: lab
+	bin/lab run --matrix $(MATRIX) --out $(RESULTS) $(LAB_FLAGS)
+
+## smoke: every experiment at its smallest, 6 reps, in well under a minute
+smoke: lab
+	bin/lab run --smoke --matrix $(MATRIX) --out $(RESULTS) $(LAB_FLAGS)
+
+## check: validate the matrix, count cells, estimate the time
+check: lab
+	bin/lab check --matrix $(MATRIX)
 
 ## test: vet and every test (the race detector on the models, where the
 ## concurrency is)
 test: vet
 	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./experiments/models/... ./experiments/model/...
+	$(GO) test -count=1 -race ./experiments/models/... ./experiments/model/... ./harness/runner/...
 
 vet:
 	$(GO) vet ./...
 
-## bench: the default matrix under go test -bench; raw output kept under
-## results/<host>/<UTC time>/bench.txt (readable by benchstat)
-bench:
-	dir=$(RESULTS)/$$(hostname -s)/$$(date -u +%Y%m%dT%H%M%SZ); mkdir -p $$dir; \
-	LAB_MATRIX=$(abspath $(MATRIX)) $(GO) test ./experiments -run '^$$' -bench BenchmarkLab \
-		-benchtime 1x -count $(COUNT) -timeout 0 | tee $$dir/bench.txt.partial; \
-	mv $$dir/bench.txt.partial $$dir/bench.txt; echo $$dir
-
-## smoke: a tiny matrix end to end, in seconds
-smoke:
-	LAB_MATRIX=$(abspath experiments/testdata/tiny.toml) $(GO) test ./experiments -run '^$$' \
-		-bench BenchmarkLab -benchtime 1x -count 1
+lab:
+	$(GO) build -o bin/lab ./harness/cmd/lab
 
 clean:
 	rm -rf bin site/public

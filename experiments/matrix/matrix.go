@@ -43,6 +43,7 @@ type Matrix struct {
 	// File is the name the matrix was read from, for messages.
 	File        string
 	Defaults    Settings
+	Hardware    map[string]Hardware
 	Experiments []Experiment
 	// SHA256 is the hex SHA-256 of the file's bytes: runs record it so that
 	// results can be traced to the exact matrix.
@@ -51,9 +52,18 @@ type Matrix struct {
 
 // Settings are how an experiment is sampled.
 type Settings struct {
-	Reps      int           // samples per cell, ≥ 1
+	// Reps is the number of samples per cell, ≥ 1. With Auto it is the
+	// least (MinReps) and sampling goes on until the 95% CI of the median is
+	// within TargetCI of the median, or MaxReps samples.
+	Reps     int
+	Auto     bool
+	TargetCI float64 // a fraction of the median, e.g. 0.02
+	MaxReps  int
+	// Warmup is how many unrecorded executions of a cell precede its sample
+	// in every round.
+	Warmup    int
 	Benchtime string        // go test -benchtime: "Nx" or a duration
-	Timeout   time.Duration // per sample
+	Timeout   time.Duration // per execution
 }
 
 // Experiment is one [[experiments]] entry.
@@ -62,6 +72,9 @@ type Experiment struct {
 	Description string
 	Workload    string
 	Models      []string
+	// Hardware lists the declared machines the experiment is meant for;
+	// empty means every machine.
+	Hardware []string
 	Settings
 	// Params maps each parameter the matrix lists to its values, as written
 	// (integers in decimal, strings and durations verbatim).
@@ -71,14 +84,19 @@ type Experiment struct {
 
 // The document as decoded; pointers tell "absent" from zero.
 type document struct {
-	Defaults    settingsDoc     `toml:"defaults"`
-	Experiments []experimentDoc `toml:"experiments"`
+	Defaults    settingsDoc            `toml:"defaults"`
+	Hardware    map[string]hardwareDoc `toml:"hardware"`
+	Experiments []experimentDoc        `toml:"experiments"`
 }
 
 type settingsDoc struct {
-	Reps      *int    `toml:"reps"`
-	Benchtime *string `toml:"benchtime"`
-	Timeout   *string `toml:"timeout"`
+	Reps      any      `toml:"reps"` // an integer or "auto"
+	TargetCI  *float64 `toml:"target_ci"`
+	MinReps   *int     `toml:"min_reps"`
+	MaxReps   *int     `toml:"max_reps"`
+	Warmup    *int     `toml:"warmup"`
+	Benchtime *string  `toml:"benchtime"`
+	Timeout   *string  `toml:"timeout"`
 }
 
 type experimentDoc struct {
@@ -86,14 +104,14 @@ type experimentDoc struct {
 	Description string         `toml:"description"`
 	Workload    string         `toml:"workload"`
 	Models      []string       `toml:"models"`
-	Reps        *int           `toml:"reps"`
-	Benchtime   *string        `toml:"benchtime"`
-	Timeout     *string        `toml:"timeout"`
+	Hardware    []string       `toml:"hardware"`
 	Params      map[string]any `toml:"params"`
+	settingsDoc
 }
 
 // Builtin settings, used where neither the experiment nor [defaults] says.
-var builtin = Settings{Reps: 6, Benchtime: "1x", Timeout: 10 * time.Minute}
+// Six samples are the fewest for which benchmath gives a 95% CI of the median.
+var builtin = Settings{Reps: 6, TargetCI: 0.02, MaxReps: 30, Benchtime: "1x", Timeout: 10 * time.Minute}
 
 // Error is a problem in a matrix file. Line is 0 when the problem has no
 // single place (e.g. a file that cannot be read).
@@ -139,9 +157,15 @@ func Parse(name string, data []byte) (*Matrix, error) {
 	m := &Matrix{File: name, SHA256: hex.EncodeToString(sum[:])}
 	c := checker{file: name, lines: lines}
 	m.Defaults = c.settings(builtin, doc.Defaults, "defaults")
+	m.Hardware = c.hardware(doc.Hardware)
 	names := map[string]int{}
 	for i, e := range doc.Experiments {
 		x := c.experiment(i, e, m.Defaults)
+		for _, id := range x.Hardware {
+			if _, ok := m.Hardware[id]; !ok {
+				c.fail(fmt.Sprintf("experiments[%d].hardware", i), "%q is not declared in a [hardware.%s] table", id, id)
+			}
+		}
 		if prev, dup := names[x.Name]; dup && x.Name != "" {
 			c.fail(fmt.Sprintf("experiments[%d].name", i), "experiment %q is already defined at line %d", x.Name, prev)
 		}
@@ -216,11 +240,47 @@ var benchtimeRe = regexp.MustCompile(`^[1-9][0-9]*x$`)
 
 func (c *checker) settings(base Settings, d settingsDoc, at string) Settings {
 	s := base
-	if d.Reps != nil {
-		if *d.Reps < 1 {
-			c.fail(at+".reps", "%d: want reps ≥ 1", *d.Reps)
+	switch r := d.Reps.(type) {
+	case nil:
+	case int64:
+		if r < 1 {
+			c.fail(at+".reps", "%d: want reps ≥ 1 or \"auto\"", r)
 		}
-		s.Reps = *d.Reps
+		s.Reps, s.Auto = int(r), false
+	case string:
+		if r != "auto" {
+			c.fail(at+".reps", "%q: want a number of samples or \"auto\"", r)
+		}
+		s.Auto = true
+	default:
+		c.fail(at+".reps", "%v: want a number of samples or \"auto\"", r)
+	}
+	if d.MinReps != nil {
+		if *d.MinReps < 6 {
+			c.fail(at+".min_reps", "%d: want min_reps ≥ 6 (fewer give no 95%% CI of the median)", *d.MinReps)
+		}
+		s.Reps = *d.MinReps
+	}
+	if s.Auto && d.MinReps == nil && !base.Auto {
+		s.Reps = 6
+	}
+	if d.MaxReps != nil {
+		s.MaxReps = *d.MaxReps
+	}
+	if s.Auto && s.MaxReps < s.Reps {
+		c.fail(at+".max_reps", "%d: want max_reps ≥ min_reps (%d)", s.MaxReps, s.Reps)
+	}
+	if d.TargetCI != nil {
+		if *d.TargetCI <= 0 || *d.TargetCI >= 1 {
+			c.fail(at+".target_ci", "%v: want a fraction of the median in (0, 1), e.g. 0.02", *d.TargetCI)
+		}
+		s.TargetCI = *d.TargetCI
+	}
+	if d.Warmup != nil {
+		if *d.Warmup < 0 {
+			c.fail(at+".warmup", "%d: want warmup ≥ 0", *d.Warmup)
+		}
+		s.Warmup = *d.Warmup
 	}
 	if d.Benchtime != nil {
 		if t, err := time.ParseDuration(*d.Benchtime); !benchtimeRe.MatchString(*d.Benchtime) && (err != nil || t <= 0) {
@@ -242,7 +302,8 @@ func (c *checker) experiment(i int, d experimentDoc, defaults Settings) Experime
 	at := fmt.Sprintf("experiments[%d]", i)
 	x := Experiment{
 		Name: d.Name, Description: d.Description, Workload: d.Workload, Models: d.Models,
-		Settings: c.settings(defaults, settingsDoc{d.Reps, d.Benchtime, d.Timeout}, at),
+		Hardware: d.Hardware,
+		Settings: c.settings(defaults, d.settingsDoc, at),
 		Params:   map[string][]string{},
 		line:     c.line(at),
 	}

@@ -3,6 +3,7 @@ package matrix
 import (
 	"errors"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,10 +32,10 @@ func TestLoadAndExpand(t *testing.T) {
 		t.Errorf("cell names (-want +got):\n%s", diff)
 	}
 	cells := m.Cells()
-	if got := cells[0].Settings; got != (Settings{Reps: 3, Benchtime: "1x", Timeout: 2 * time.Minute}) {
+	if got := cells[0].Settings; got != (Settings{Reps: 3, TargetCI: 0.02, MaxReps: 30, Benchtime: "1x", Timeout: 2 * time.Minute}) {
 		t.Errorf("article settings = %+v; want reps 3 from [defaults], timeout 2m", got)
 	}
-	if got := cells[4].Settings; got != (Settings{Reps: 7, Benchtime: "1x", Timeout: 10 * time.Minute}) {
+	if got := cells[4].Settings; got != (Settings{Reps: 7, TargetCI: 0.02, MaxReps: 30, Warmup: 1, Benchtime: "1x", Timeout: 10 * time.Minute}) {
 		t.Errorf("naps settings = %+v; want reps 7, built-in timeout 10m", got)
 	}
 	if cells[1].Int("workers") != 2 || cells[2].Duration("switch_interval") != 5*time.Millisecond {
@@ -96,6 +97,18 @@ func TestErrors(t *testing.T) {
 		{"bad duration", strings.Replace(base, `["thread"]`, `["thread-gil"]`, 1) + "switch_interval = [\"soon\"]\n", 7, "experiments[0].params.switch_interval", "duration"},
 		{"too many processes", strings.Replace(strings.Replace(base, `["thread"]`, `["process"]`, 1), "workers = [2]", "workers = [5000]", 1), 5, "experiments[0].params", "at most 1024"},
 		{"too many sleeping processes", "[[experiments]]\nname = \"s\"\nworkload = \"sleep\"\nmodels = [\"process\"]\nparams = { tasks = [10000] }\n", 5, "experiments[0].params", "would need 10000 workers"},
+		{"reps word", strings.Replace(base, "[experiments.params]", "reps = \"many\"\n[experiments.params]", 1), 5, "experiments[0].reps", `"many": want a number of samples or "auto"`},
+		{"min_reps below 6", strings.Replace(base, "[experiments.params]", "reps = \"auto\"\nmin_reps = 3\n[experiments.params]", 1), 6, "experiments[0].min_reps", "min_reps ≥ 6"},
+		{"max below min", strings.Replace(base, "[experiments.params]", "reps = \"auto\"\nmax_reps = 4\n[experiments.params]", 1), 6, "experiments[0].max_reps", "max_reps ≥ min_reps"},
+		{"target_ci", strings.Replace(base, "[experiments.params]", "target_ci = 2.0\n[experiments.params]", 1), 5, "experiments[0].target_ci", "in (0, 1)"},
+		{"warmup", strings.Replace(base, "[experiments.params]", "warmup = -1\n[experiments.params]", 1), 5, "experiments[0].warmup", "warmup ≥ 0"},
+		{"undeclared hardware", strings.Replace(base, "[experiments.params]", "hardware = [\"big\"]\n[experiments.params]", 1), 5, "experiments[0].hardware", `"big" is not declared`},
+		{"hardware cpus", "[hardware.small]\ncpus = 0\nmemory_gib = 4\n" + base, 2, "hardware.small.cpus", "cpus ≥ 1"},
+		{"hardware memory", "[hardware.small]\ncpus = 1\n" + base, 1, "hardware.small.memory_gib", "in GiB"},
+		{"hardware regexp", "[hardware.small]\ncpus = 1\nmemory_gib = 4\ncpu_model = \"(\"\n" + base, 4, "hardware.small.cpu_model", "not a regular expression"},
+		{"hardware affinity syntax", "[hardware.small]\ncpus = 1\nmemory_gib = 4\naffinity = \"3-1\"\n" + base, 4, "hardware.small.affinity", "not a CPU list"},
+		{"hardware affinity size", "[hardware.small]\ncpus = 1\nmemory_gib = 4\naffinity = \"0-1\"\n" + base, 4, "hardware.small.affinity", "lists 2 CPUs but cpus = 1"},
+		{"hardware unknown key", "[hardware.small]\ncpus = 1\nmemory_gib = 4\ncores = 2\n" + base, 4, "hardware.small.cores", "unknown key"},
 		{"duplicate experiment", base + "\n" + strings.Replace(base, "[experiments.params]\nworkers = [2]\n", "", 1) + "params = { workers = [1] }\n", 9, "experiments[1].name", "already defined at line 2"},
 	}
 	for _, tt := range tests {
@@ -122,6 +135,47 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+func TestRepsAuto(t *testing.T) {
+	doc := strings.Replace(base, "[experiments.params]", "reps = \"auto\"\ntarget_ci = 0.05\nmax_reps = 12\n[experiments.params]", 1)
+	m, err := Parse("m.toml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.Experiments[0].Settings
+	if !got.Auto || got.Reps != 6 || got.MaxReps != 12 || got.TargetCI != 0.05 {
+		t.Errorf("settings = %+v; want auto, 6 to 12 reps, target 5%%", got)
+	}
+}
+
+func TestHardware(t *testing.T) {
+	doc := "[hardware.lab]\ncpus = 2\nmemory_gib = 24\ncpu_model = \"Xeon\"\naffinity = \"0,1\"\n" +
+		strings.Replace(base, "[experiments.params]", "hardware = [\"lab\"]\n[experiments.params]", 1)
+	m, err := Parse("m.toml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Hardware["lab"]
+	if h.CPUs != 2 || h.MemoryGiB != 24 || !h.CPUModel.MatchString("Intel Xeon") || !slices.Equal(h.Affinity, []int{0, 1}) {
+		t.Errorf("hardware = %+v", h)
+	}
+	if !slices.Equal(m.Experiments[0].Hardware, []string{"lab"}) {
+		t.Errorf("experiment hardware = %v; want [lab]", m.Experiments[0].Hardware)
+	}
+}
+
+func TestParseCPUList(t *testing.T) {
+	for in, want := range map[string][]int{"0": {0}, "0-3": {0, 1, 2, 3}, "4,0-1": {0, 1, 4}, " 2 , 5-6": {2, 5, 6}} {
+		got, err := ParseCPUList(in)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("ParseCPUList(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "a", "3-1", "1,1", "-1", "0-"} {
+		if _, err := ParseCPUList(in); err == nil {
+			t.Errorf("ParseCPUList(%q) succeeded; want an error", in)
+		}
+	}
+}
 
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load("testdata/absent.toml")
@@ -135,5 +189,35 @@ func TestAllErrorsReported(t *testing.T) {
 	_, err := Parse("m.toml", []byte(doc))
 	if err == nil || !strings.Contains(err.Error(), "params.workers") || !strings.Contains(err.Error(), "params.n") {
 		t.Errorf("error = %v; want both the workers and the n problem", err)
+	}
+}
+
+func TestSmoke(t *testing.T) {
+	m, err := Load("../../experiments.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range m.Experiments {
+		y := x.Smoke(6)
+		cells := y.Cells()
+		if len(cells) != len(x.Models) {
+			t.Errorf("%s: smoke has %d cells; want one per model (%d)", x.Name, len(cells), len(x.Models))
+		}
+		for _, c := range cells {
+			if c.Reps != 6 {
+				t.Errorf("%s: reps %d; want 6", c.Name(), c.Reps)
+			}
+			for key, cap := range smokeCaps {
+				if v := c.Value(key); v != "" && c.Int(key) > cap {
+					t.Errorf("%s: %s = %d above the smoke cap %d", c.Name(), key, c.Int(key), cap)
+				}
+			}
+		}
+	}
+	x := Experiment{Name: "x", Workload: "primes", Models: []string{"loop"},
+		Params: map[string][]string{"workers": {"4", "1", "2"}, "split": {"partition", "replicate"}}}
+	got := x.Smoke(6).Cells()[0].Name()
+	if want := "x/model=loop/split=partition/n=20000/workers=1/start=warm"; got != want {
+		t.Errorf("smoke cell = %s; want %s", got, want)
 	}
 }

@@ -16,13 +16,14 @@ import (
 // chain is a running pipeline: stage goroutines joined by channels of
 // payloads. Payloads move by reference; no byte is copied between stages.
 type chain struct {
-	job  *pipeline.Job
-	in   chan []byte    // source → first stage
-	out  chan []byte    // last stage → sink
-	free chan []byte    // recycled payload buffers
-	tids []atomic.Int64 // per stage: the thread it last transformed a payload on
-	stop chan struct{}  // closed by Close
-	done sync.WaitGroup // the stages
+	job    *pipeline.Job
+	in     chan []byte    // source → first stage
+	out    chan []byte    // last stage → sink
+	free   chan []byte    // recycled payload buffers
+	tids   []atomic.Int64 // per stage: the thread it last transformed a payload on
+	stop   chan struct{}  // closed by Close
+	failed bool           // an earlier Run failed: payloads may be stranded
+	done   sync.WaitGroup // the stages
 }
 
 func startPipeline(j *pipeline.Job) *chain {
@@ -65,6 +66,18 @@ func (c *chain) stage(i int, in <-chan []byte, out chan<- []byte) {
 }
 
 func (c *chain) Run(ctx context.Context) (model.Result, error) {
+	if c.failed {
+		return model.Result{}, fmt.Errorf("goroutine: pipeline: an earlier run failed; payloads may still be in flight")
+	}
+	// The source stops when the run ends, also when the sink fails first.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res, err := c.run(ctx)
+	c.failed = err != nil
+	return res, err
+}
+
+func (c *chain) run(ctx context.Context) (model.Result, error) {
 	sink := c.job.NewSink()
 	var srcTID atomic.Int64
 	go func() {

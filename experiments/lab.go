@@ -1,0 +1,61 @@
+// Package experiments is the measured code of the lab: it turns a matrix cell
+// into a model and a job, and measures one sample of it. BenchmarkLab (in
+// lab_test.go) runs every cell of the matrix under `go test -bench`.
+//
+// Linux only: the measurements read /proc and getrusage.
+package experiments
+
+import (
+	"fmt"
+	"time"
+
+	"concurrency-lab/experiments/matrix"
+	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/models/goroutine"
+	"concurrency-lab/experiments/models/loop"
+	"concurrency-lab/experiments/models/process"
+	"concurrency-lab/experiments/models/thread"
+	"concurrency-lab/experiments/workloads/pipeline"
+	"concurrency-lab/experiments/workloads/primes"
+	"concurrency-lab/experiments/workloads/sleep"
+)
+
+// Registry: every model and workload the matrix can name. The matrix package
+// holds their parameters; TestRegistryMatchesSchema keeps the two in step.
+
+// NewModel returns the implementation of a cell's model.
+func NewModel(c matrix.Cell) (model.Model, error) {
+	switch c.Model {
+	case "goroutine":
+		return goroutine.Model{}, nil
+	case "loop":
+		return loop.Model{}, nil
+	case "process":
+		return process.Model{}, nil
+	case "thread":
+		return thread.Model{}, nil
+	case "thread-gil":
+		return thread.Model{GIL: true, SwitchInterval: c.Duration("switch_interval")}, nil
+	}
+	return nil, fmt.Errorf("%s: no implementation of model %q", c.Name(), c.Model)
+}
+
+// NewWork builds a cell's job, with its expected results precomputed.
+func NewWork(c matrix.Cell) (model.Work, error) {
+	var w model.Work
+	var err error
+	switch c.Workload {
+	case "primes":
+		w, err = primes.NewJob(c.Int("n"), c.Int("workers"), primes.Split(c.Value("split")))
+	case "sleep":
+		w, err = sleep.NewJob(c.Int("tasks"), c.Int("workers"), time.Duration(c.Int("sleep_ms"))*time.Millisecond)
+	case "pipeline":
+		w, err = pipeline.NewJob(c.Int("stages"), c.Int("messages"), c.Int("payload_bytes"))
+	default:
+		err = fmt.Errorf("no implementation of workload %q", c.Workload)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Name(), err)
+	}
+	return w, nil
+}

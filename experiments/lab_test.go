@@ -1,0 +1,102 @@
+package experiments
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+
+	"concurrency-lab/experiments/matrix"
+	"concurrency-lab/experiments/models/process"
+)
+
+// TestMain serves as a process-model worker when the process model started
+// this binary as one; otherwise it runs the tests and benchmarks.
+func TestMain(m *testing.M) {
+	process.WorkerMain()
+	os.Exit(m.Run())
+}
+
+// BenchmarkLab runs every cell of the matrix named by $LAB_MATRIX (default:
+// the repository's experiments.toml) as a sub-benchmark
+//
+//	BenchmarkLab/<experiment>/model=<model>/<param>=<value>/...
+//
+// With -benchtime 1x each sample is one full execution of the workload, as
+// the matrix's benchtime = "1x" intends. Every cell reports, besides sec/op:
+//
+//	procs        distinct OS processes that did the work (recorded by them)
+//	threads      distinct OS threads that did the work (gettid, recorded by them)
+//	peak-rss-B   peak resident memory of every process involved, bytes
+//	cpu-ns/op    user+system CPU time of every process involved, per execution
+//	tasks/s      primes (one task per worker) and sleep throughput
+//	MB/s         pipeline payload throughput (from b.SetBytes)
+//
+// `lab run` instead names the cells, in the order of its round, in a JSON file
+// ($LAB_CELLS, a list of matrix.Cell); each cell is then announced on stderr
+// as "lab: start <name>" before it runs, so that the harness knows which cell
+// a crash or a hang belongs to.
+func BenchmarkLab(b *testing.B) {
+	cells, announce, err := labCells()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range cells {
+		if announce {
+			fmt.Fprintf(os.Stderr, "lab: start %s\n", c.Name())
+		}
+		b.Run(c.Name(), func(b *testing.B) { benchCell(b, c) })
+	}
+}
+
+func labCells() (cells []matrix.Cell, fromHarness bool, err error) {
+	if path := os.Getenv("LAB_CELLS"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, true, err
+		}
+		if err := json.Unmarshal(data, &cells); err != nil {
+			return nil, true, fmt.Errorf("%s: %w", path, err)
+		}
+		return cells, true, nil
+	}
+	path := os.Getenv("LAB_MATRIX")
+	if path == "" {
+		path = "../experiments.toml"
+	}
+	m, err := matrix.Load(path)
+	if err != nil {
+		return nil, false, err
+	}
+	return m.Cells(), false, nil
+}
+
+func benchCell(b *testing.B, c matrix.Cell) {
+	if c.Workload == "pipeline" {
+		b.SetBytes(int64(c.Int("messages")) * int64(c.Int("payload_bytes")))
+	}
+	ctx := context.Background()
+	for i := range c.Warmup {
+		if _, err := Measure(ctx, c, 1, nopTimer{}); err != nil {
+			b.Fatalf("warm-up %d: %v", i+1, err)
+		}
+	}
+	s, err := Measure(ctx, c, b.N, b)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(s.Procs), "procs")
+	b.ReportMetric(float64(s.Threads), "threads")
+	b.ReportMetric(float64(s.PeakRSS), "peak-rss-B")
+	b.ReportMetric(float64(s.CPU.Nanoseconds())/float64(s.N), "cpu-ns/op")
+	if c.Workload != "pipeline" {
+		b.ReportMetric(s.Units/s.Elapsed.Seconds(), "tasks/s")
+	}
+}
+
+// nopTimer stands in for the benchmark's timer during warm-up executions.
+type nopTimer struct{}
+
+func (nopTimer) StartTimer() {}
+func (nopTimer) StopTimer()  {}

@@ -1,0 +1,143 @@
+package experiments
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/perf/benchfmt"
+
+	"concurrency-lab/experiments/matrix"
+	"concurrency-lab/experiments/model/modeltest"
+)
+
+type recordingTimer struct{ running bool }
+
+func (t *recordingTimer) StartTimer() { t.running = true }
+func (t *recordingTimer) StopTimer()  { t.running = false }
+
+func tinyCells(t *testing.T) []matrix.Cell {
+	t.Helper()
+	m, err := matrix.Load("testdata/tiny.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Cells()
+}
+
+// TestRegistryMatchesSchema: every model and workload the matrix accepts has
+// an implementation.
+func TestRegistryMatchesSchema(t *testing.T) {
+	for _, name := range matrix.Models() {
+		if _, err := NewModel(matrix.Cell{Model: name}); err != nil {
+			t.Errorf("model %q: %v", name, err)
+		}
+	}
+	m, err := matrix.Load("../experiments.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, c := range m.Cells() {
+		if seen[c.Workload] {
+			continue
+		}
+		seen[c.Workload] = true
+		if _, err := NewWork(c); err != nil {
+			t.Errorf("workload %q: %v", c.Workload, err)
+		}
+	}
+	for _, w := range matrix.Workloads() {
+		if !seen[w] {
+			t.Errorf("the default matrix never runs workload %q", w)
+		}
+	}
+}
+
+func TestMeasure(t *testing.T) {
+	for _, c := range tinyCells(t) {
+		t.Run(c.Name(), func(t *testing.T) {
+			var timer recordingTimer
+			s, err := Measure(context.Background(), c, 2, &timer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if timer.running {
+				t.Error("Measure left the timer running")
+			}
+			if s.N != 2 || s.Elapsed <= 0 || s.CPU <= 0 || s.PeakRSS <= 0 || s.Procs < 1 || s.Threads < 1 || s.Units <= 0 {
+				t.Errorf("sample %+v; want every field set", s)
+			}
+		})
+	}
+	modeltest.NoChildren(t)
+}
+
+// TestBenchOutputParses runs BenchmarkLab on the tiny matrix in a child
+// process, as `go test -bench` would, and reads its output with benchfmt (the
+// reader benchstat uses): one result per cell, each with every metric.
+func TestBenchOutputParses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the benchmarks")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkLab$", "-test.benchtime=1x")
+	cmd.Env = append(os.Environ(), "LAB_MATRIX=testdata/tiny.toml")
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("benchmark run: %v\n%s%s", err, out.String(), stderr.String())
+	}
+	want := map[string]bool{}
+	for _, c := range tinyCells(t) {
+		want["Lab/"+c.Name()] = true
+	}
+	r := benchfmt.NewReader(&out, "bench.txt")
+	got := 0
+	for r.Scan() {
+		switch rec := r.Result().(type) {
+		case *benchfmt.SyntaxError:
+			t.Errorf("benchfmt: %v", rec)
+		case *benchfmt.Result:
+			name := rec.Name.String()
+			base := name[:strings.LastIndexByte(name, '-')] // drop the -GOMAXPROCS suffix
+			if !want[base] {
+				t.Errorf("unexpected result %q", name)
+				continue
+			}
+			delete(want, base)
+			got++
+			var units []string
+			for _, v := range rec.Values {
+				u := v.OrigUnit // set only where benchfmt tidied the unit
+				if u == "" {
+					u = v.Unit
+				}
+				units = append(units, u)
+			}
+			need := []string{"ns/op", "procs", "threads", "peak-rss-B", "cpu-ns/op"}
+			if strings.HasPrefix(base, "Lab/pipeline/") {
+				need = append(need, "MB/s")
+			} else {
+				need = append(need, "tasks/s")
+			}
+			for _, u := range need {
+				if !slices.Contains(units, u) {
+					t.Errorf("%s: no %s in %v", name, u, units)
+				}
+			}
+		}
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name := range want {
+		t.Errorf("no result for %s", name)
+	}
+	if got == 0 {
+		t.Error("no results at all")
+	}
+}

@@ -1,0 +1,233 @@
+// Package thread is the thread model: N OS threads sharing this process's
+// memory, and its variant in which every thread must hold an emulated CPython
+// GIL to compute (see GIL).
+//
+// Every worker is a goroutine locked to an OS thread of its own
+// (runtime.LockOSThread) for its whole life, so a worker is a kernel task with
+// its own thread ID, as a pthread or a CPython threading.Thread is. Blocking
+// calls (nanosleep) park that thread in the kernel; a thread waiting for a
+// channel or for the GIL parks in a futex. Work, results and pipeline payloads
+// reach the threads by reference (channels of pointers and shared slices);
+// nothing is copied between them.
+//
+// One difference from plain pthreads remains: a locked thread runs Go code
+// only while it holds one of the runtime's GOMAXPROCS Ps, so when more threads
+// than GOMAXPROCS want the CPU, the Go scheduler time-slices them (async
+// preemption, every ~10 ms) on top of the kernel. With GOMAXPROCS equal to the
+// number of CPUs, as by default, this does not change how many compute at once.
+// Threads in a system call or parked hold no P.
+//
+// A CPU-bound primes.Count cannot be interrupted: when ctx ends during a
+// primes Run, Run returns at once but the threads finish their counts, and
+// Close waits for them.
+//
+// Linux only: thread IDs come from gettid, and Close checks with tgkill that
+// the threads are gone.
+package thread
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/pipeline"
+	"concurrency-lab/experiments/workloads/primes"
+	"concurrency-lab/experiments/workloads/sleep"
+)
+
+// Model is the thread model. With GIL set, the threads share one emulated
+// GIL with the given switch interval.
+type Model struct {
+	GIL bool
+	// SwitchInterval is how long a thread waits for the GIL before asking
+	// the holder to drop it; 0 means DefaultSwitchInterval (5 ms, CPython's
+	// default). It is ignored without the GIL.
+	SwitchInterval time.Duration
+}
+
+// Name returns "thread", or "thread-gil" with the GIL.
+func (m Model) Name() string {
+	if m.GIL {
+		return "thread-gil"
+	}
+	return "thread"
+}
+
+func (m Model) interval() time.Duration {
+	if m.SwitchInterval == 0 {
+		return DefaultSwitchInterval
+	}
+	return m.SwitchInterval
+}
+
+// Start creates the threads for w and returns when every one of them is
+// running: one per range for primes, Concurrency for sleep, and for the
+// pipeline a source, one per stage and a sink. It refuses work that needs
+// more than MaxThreads threads.
+//
+// The Exec's Run must not be called concurrently with itself. Execs made with
+// the GIL implement interface{ GIL() *GIL }, for its statistics.
+func (m Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
+	if m.SwitchInterval < 0 {
+		return nil, fmt.Errorf("%s: switch interval %v; want ≥ 0 (0 means %v)", m.Name(), m.SwitchInterval, DefaultSwitchInterval)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: start: %w", m.Name(), err)
+	}
+	var n int
+	switch w := w.(type) {
+	case primes.Job:
+		if len(w.Ranges) == 0 {
+			return nil, fmt.Errorf("%s: primes job has no ranges", m.Name())
+		}
+		n = len(w.Ranges)
+	case sleep.Job:
+		if w.Concurrency < 1 || w.Tasks < 0 || w.D < 0 {
+			return nil, fmt.Errorf("%s: sleep job of %d tasks of %v at concurrency %d; want concurrency ≥ 1 and no negative values", m.Name(), w.Tasks, w.D, w.Concurrency)
+		}
+		n = w.Concurrency
+	case *pipeline.Job:
+		if w == nil || w.Stages < 1 {
+			return nil, fmt.Errorf("%s: pipeline job without stages", m.Name())
+		}
+		n = w.Stages + 2
+	default:
+		return nil, fmt.Errorf("%s: unsupported work %T", m.Name(), w)
+	}
+	if n > MaxThreads {
+		return nil, fmt.Errorf("%s: %T needs %d threads; this model creates at most %d", m.Name(), w, n, MaxThreads)
+	}
+	b, err := m.startBase(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	switch w := w.(type) {
+	case primes.Job:
+		return &primesExec{base: b, job: w}, nil
+	case sleep.Job:
+		return &sleepExec{base: b, job: w}, nil
+	default:
+		return newPipe(b, w.(*pipeline.Job)), nil
+	}
+}
+
+// primesExec runs one Count per range, each on its own thread.
+type primesExec struct {
+	*base
+	job primes.Job
+}
+
+func (x *primesExec) Run(ctx context.Context) (model.Result, error) {
+	n := len(x.job.Ranges)
+	counts := make([]int, n)
+	pids, tids := make([]int, n), make([]int, n)
+	err := x.each(ctx, "primes", func(i int) {
+		pids[i], tids[i] = unix.Getpid(), unix.Gettid()
+		r := x.job.Ranges[i]
+		if g := x.gs[i]; g != nil {
+			g.Acquire()
+			counts[i] = primes.Count(r.Lo, r.Hi, g.Check)
+			g.Release()
+		} else {
+			counts[i] = primes.Count(r.Lo, r.Hi, nil)
+		}
+	}, nil)
+	if err != nil {
+		return model.Result{}, err
+	}
+	res := model.Result{Counts: counts}
+	fillIDs(&res.Usage, pids, tids)
+	return res, nil
+}
+
+// sleepExec runs the sleep tasks on Concurrency threads, each taking the next
+// task as soon as it is free.
+type sleepExec struct {
+	*base
+	job sleep.Job
+}
+
+func (x *sleepExec) Run(ctx context.Context) (model.Result, error) {
+	n := x.job.Concurrency
+	slept := make([]int, n)
+	errs := make([]error, n)
+	pids, tids := make([]int, n), make([]int, n)
+	var next atomic.Int64 // tasks handed out
+	err := x.each(ctx, "sleep", func(i int) {
+		g := x.gs[i]
+		// The GIL is held between tasks, as a Python worker holds it while
+		// it runs the code that fetches its next task, and released only
+		// around the sleep.
+		g.Acquire()
+		defer g.Release()
+		for ctx.Err() == nil && next.Add(1) <= int64(x.job.Tasks) {
+			g.BeginBlocking()
+			err := nanosleep(x.job.D)
+			g.EndBlocking()
+			if err != nil {
+				errs[i] = fmt.Errorf("worker %d (tid %d): %w", i, unix.Gettid(), err)
+				return
+			}
+			slept[i]++
+			// Only a thread that waited records its IDs: with more
+			// threads than it takes to run the tasks, some get none.
+			pids[i], tids[i] = unix.Getpid(), unix.Gettid()
+			g.Check()
+		}
+	}, nil)
+	if err != nil {
+		return model.Result{}, err
+	}
+	if err := errors.Join(errs...); err != nil {
+		x.failed = err
+		return model.Result{}, fmt.Errorf("%s: sleep: %w", x.name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		// The threads stopped taking tasks, but all returned before Run
+		// noticed ctx.
+		x.failed = err
+		return model.Result{}, fmt.Errorf("%s: sleep: %w", x.name, err)
+	}
+	var res model.Result
+	for _, s := range slept {
+		res.Slept += s
+	}
+	fillIDs(&res.Usage, pids, tids)
+	return res, nil
+}
+
+// nanosleep blocks the calling thread in the kernel for d. A signal (the Go
+// runtime sends some, e.g. for preemption) interrupts nanosleep with EINTR,
+// which is never restarted automatically; the sleep resumes for the time
+// that remains.
+func nanosleep(d time.Duration) error {
+	ts := unix.NsecToTimespec(d.Nanoseconds())
+	for {
+		var rem unix.Timespec
+		err := unix.Nanosleep(&ts, &rem)
+		if !errors.Is(err, unix.EINTR) {
+			if err != nil {
+				return fmt.Errorf("nanosleep: %w", err)
+			}
+			return nil
+		}
+		ts = rem
+	}
+}
+
+// fillIDs records the distinct IDs of the threads that did the work; an entry
+// of 0 is a thread that did none.
+func fillIDs(u *model.Usage, pids, tids []int) {
+	var ids model.IDs
+	for i, tid := range tids {
+		if tid != 0 {
+			ids.Add(pids[i], tid)
+		}
+	}
+	ids.Fill(u)
+}

@@ -1,0 +1,255 @@
+package thread
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxThreads is the most OS threads one Exec may create. Each is a kernel
+// task with its own stack; the matrix allows up to 20 000 workers, and a
+// request beyond that is a mistake, not a measurement.
+const MaxThreads = 20000
+
+// threadHeadroom is how many threads, above those alive and those a job asks
+// for, the runtime's thread limit must leave: the runtime starts threads of
+// its own (sysmon, GC workers, one for every goroutine stuck in a system call)
+// while a job runs.
+const threadHeadroom = 256
+
+// threadExitTimeout bounds how long Close waits for the kernel to remove a
+// thread whose goroutine has returned. It normally takes microseconds.
+const threadExitTimeout = 10 * time.Second
+
+// limitMu serialises updates of the runtime's thread limit, which is
+// process-wide state: two Starts must not both read the old limit and then
+// one lower what the other raised.
+var limitMu sync.Mutex
+
+// raiseThreadLimit makes sure the runtime lets this process have n more
+// threads than it has now. The runtime's limit (debug.SetMaxThreads, 10 000
+// by default) is a guard against runaway thread creation, and reaching it is
+// not an error the runtime returns: it aborts the whole process. A sleep job
+// of 10 000 tasks at concurrency 10 000 needs more than the default, so the
+// limit is raised before the threads are created. It is only ever raised, never
+// lowered: other code in the process (another Exec still open) may rely on it.
+func raiseThreadLimit(n int) {
+	limitMu.Lock()
+	defer limitMu.Unlock()
+	// The number of Ms the runtime knows (allm): the threads it counts
+	// against the limit. Threads that exited have left the list.
+	live, _ := runtime.ThreadCreateProfile(nil)
+	need := live + n + threadHeadroom
+	// SetMaxThreads has no getter: set the largest value to learn the old
+	// one, so that the limit is never, even briefly, below what it was.
+	old := debug.SetMaxThreads(math.MaxInt32)
+	debug.SetMaxThreads(max(old, need))
+}
+
+// threads is a fixed set of OS threads. Thread i runs the functions sent on
+// tasks[i], one at a time, passing them its index.
+type threads struct {
+	tasks  []chan func(i int)
+	tids   []int          // reported by each thread when it started
+	exited sync.WaitGroup // the threads' goroutines
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// startThreads creates n OS threads and returns once every one of them is
+// running and has reported its thread ID. Thread creation cannot be
+// interrupted, so ctx is checked once all have reported: if it has ended, the
+// threads are stopped again and ctx's error is returned.
+func startThreads(ctx context.Context, n int) (*threads, error) {
+	raiseThreadLimit(n)
+	ts := &threads{tasks: make([]chan func(int), n), tids: make([]int, n)}
+	type hello struct{ i, tid int }
+	ready := make(chan hello, n)
+	for i := range n {
+		// Capacity 1: Run hands a thread its task without waiting for the
+		// thread to be back at its receive (it finished the previous task,
+		// but may not have looped yet).
+		tasks := make(chan func(int), 1)
+		ts.tasks[i] = tasks
+		ts.exited.Add(1)
+		spawn(func() {
+			defer ts.exited.Done()
+			ready <- hello{i, unix.Gettid()}
+			for f := range tasks {
+				f(i)
+			}
+		})
+	}
+	for range n {
+		h := <-ready
+		ts.tids[h.i] = h.tid
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, errors.Join(err, ts.close())
+	}
+	return ts, nil
+}
+
+// spawn runs body on a new goroutine locked to an OS thread of its own for
+// its whole life. The goroutine never unlocks: when a goroutine exits while
+// locked, the runtime does not return its thread to the pool but ends it. So
+// closing the threads really ends them, and starting again really creates new
+// ones (clone), which is what a cold start must pay. (A goroutine may begin on
+// an idle thread the runtime already had; the runtime then clones a
+// replacement when it next needs one, so each thread is still paid for.)
+//
+// The exception is the process's main thread, which the runtime wedges
+// instead of ending (on Linux, its exit would turn the process into a zombie).
+// A goroutine that finds itself locked to the main thread starts a
+// replacement, which cannot land on the main thread while it is still
+// locked, and unlocks it only once the replacement has its own thread.
+func spawn(body func()) {
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() != unix.Getpid() {
+			body()
+			return // still locked: the thread ends with the goroutine
+		}
+		locked := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			close(locked)
+			body()
+		}()
+		<-locked
+		runtime.UnlockOSThread()
+	}()
+}
+
+// close ends every thread and waits until the kernel has removed them.
+// Threads busy with a task finish it first: a Count cannot be interrupted.
+// It is safe to call more than once.
+func (ts *threads) close() error {
+	ts.closeOnce.Do(func() {
+		// Newest first: the runtime removes an exiting thread from its
+		// list of threads (allm, newest first) by a linear search under
+		// its scheduler lock, so ending 10 000 threads oldest first costs
+		// O(n²), seconds rather than a fraction of one.
+		for i := len(ts.tasks) - 1; i >= 0; i-- {
+			close(ts.tasks[i])
+		}
+		ts.exited.Wait()
+		ts.closeErr = waitGone(ts.tids)
+	})
+	return ts.closeErr
+}
+
+// waitGone waits until none of tids is a thread of this process. A goroutine's
+// return is not the end of its locked thread: the runtime then unwinds to the
+// thread's start and calls exit, which the kernel completes a little later.
+// tgkill with signal 0 checks for the thread without signalling it. Linux
+// hands out IDs cyclically up to pid_max, so an ID is not reused within the
+// microseconds this takes.
+func waitGone(tids []int) error {
+	pid := unix.Getpid()
+	deadline := time.Now().Add(threadExitTimeout)
+	for _, tid := range tids {
+		pause := 10 * time.Microsecond
+		for {
+			err := unix.Tgkill(pid, tid, 0)
+			if errors.Is(err, unix.ESRCH) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("checking thread %d: tgkill: %w", tid, err)
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("thread %d still exists %v after its goroutine returned", tid, threadExitTimeout)
+			}
+			time.Sleep(pause)
+			pause = min(2*pause, time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// base is what every Exec of this package shares: its threads, its GIL (nil
+// without one) and each thread's handle on it.
+type base struct {
+	name string // the model's name, which prefixes errors
+	ts   *threads
+	gil  *GIL
+	gs   []*GILThread // per thread; nil entries without the GIL
+
+	// failed is set once a Run has failed; the Exec is then unusable
+	// because that Run's tasks may still be running.
+	failed error
+}
+
+func (m Model) startBase(ctx context.Context, n int) (*base, error) {
+	ts, err := startThreads(ctx, n)
+	if err != nil {
+		return nil, fmt.Errorf("%s: starting %d threads: %w", m.Name(), n, err)
+	}
+	b := &base{name: m.Name(), ts: ts, gs: make([]*GILThread, n)}
+	if m.GIL {
+		b.gil = NewGIL(m.interval())
+		for i := range b.gs {
+			b.gs[i] = b.gil.NewThread()
+		}
+	}
+	return b, nil
+}
+
+// GIL returns the Exec's GIL, or nil if the model has none. Callers outside
+// the package reach it with a type assertion to interface{ GIL() *GIL }.
+func (b *base) GIL() *GIL { return b.gil }
+
+// Close stops every thread and waits until the kernel has removed it. A
+// thread in the middle of a Count (which cannot be interrupted) or a sleep
+// (at most the job's D) finishes it first.
+func (b *base) Close() error {
+	if err := b.ts.close(); err != nil {
+		return fmt.Errorf("%s: close: %w", b.name, err)
+	}
+	return nil
+}
+
+// each runs f(i) on every thread i, all at once, and waits until every call
+// has returned or ctx ends. When ctx ends, abort (if not nil) is called to
+// make the threads give up early, and the Exec is marked unusable.
+func (b *base) each(ctx context.Context, what string, f func(i int), abort func()) error {
+	if b.failed != nil {
+		return fmt.Errorf("%s: %s: an earlier run failed (%v); close this exec", b.name, what, b.failed)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %s: %w", b.name, what, err)
+	}
+	var pending atomic.Int64
+	pending.Store(int64(len(b.ts.tasks)))
+	done := make(chan struct{})
+	task := func(i int) {
+		f(i)
+		if pending.Add(-1) == 0 {
+			close(done)
+		}
+	}
+	for _, tasks := range b.ts.tasks {
+		tasks <- task // never blocks: the thread's buffer is empty between runs
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		if abort != nil {
+			abort()
+		}
+		err := fmt.Errorf("%s: %s: %w", b.name, what, ctx.Err())
+		b.failed = err
+		return err
+	}
+}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package hw
+
+import "runtime"
+
+func usableCPUs() int { return runtime.NumCPU() }

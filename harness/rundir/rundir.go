@@ -1,0 +1,216 @@
+// Package rundir defines a run directory, results/<hardware>/<run-id>/, and
+// reads and writes it:
+//
+//	bench.txt     the raw `go test -bench` output of every round, with
+//	              configuration lines at the top; benchstat reads it
+//	run.json      how the run was obtained: hardware (declared and detected),
+//	              software, the matrix and its hash, seed, times, completeness
+//	summary.json  per cell: status, every raw sample and its statistics
+//
+// Every file is written atomically (a temporary file in the same directory,
+// synced, then renamed), so a reader never sees half a file; an interrupted
+// run leaves complete files with run.json's Complete false.
+package rundir
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"concurrency-lab/harness/hw"
+	"concurrency-lab/harness/stats"
+)
+
+// Schema is the version of run.json and summary.json this package writes.
+// Readers refuse other versions rather than misread them.
+const Schema = 1
+
+// File names inside a run directory.
+const (
+	BenchFile   = "bench.txt"
+	RunFile     = "run.json"
+	SummaryFile = "summary.json"
+)
+
+// Run is run.json.
+type Run struct {
+	Schema   int         `json:"schema"`
+	ID       string      `json:"id"`
+	Hardware RunHardware `json:"hardware"`
+	Software hw.Software `json:"software"`
+	Matrix   RunMatrix   `json:"matrix"`
+	Options  RunOptions  `json:"options"`
+	Seed     int64       `json:"seed"`
+	Rounds   int         `json:"rounds"` // rounds completed
+	Started  time.Time   `json:"started"`
+	Ended    time.Time   `json:"ended"`
+	Complete bool        `json:"complete"`
+	Stopped  string      `json:"stopped,omitempty"` // why an incomplete run stopped
+	Warnings []string    `json:"warnings,omitempty"`
+	Cells    int         `json:"cells"`
+}
+
+// RunHardware records the machine: the declaration the run was made for (if
+// any) and what was detected.
+type RunHardware struct {
+	ID       string     `json:"id"`
+	Declared *Declared  `json:"declared,omitempty"`
+	Detected hw.Machine `json:"detected"`
+	// Mismatch lists how the detected machine differs from the
+	// declaration; a run with a mismatch exists only when forced.
+	Mismatch []string `json:"mismatch,omitempty"`
+}
+
+// Declared is a [hardware.<id>] table as the run used it.
+type Declared struct {
+	CPUs      int     `json:"cpus"`
+	MemoryGiB float64 `json:"memory_gib"`
+	CPUModel  string  `json:"cpu_model,omitempty"`
+	Affinity  []int   `json:"affinity,omitempty"`
+}
+
+// RunMatrix is the matrix the run used, whole.
+type RunMatrix struct {
+	File   string `json:"file"`
+	SHA256 string `json:"sha256"`
+	Text   string `json:"text"`
+}
+
+// RunOptions are the options `lab run` was given.
+type RunOptions struct {
+	Only  string `json:"only,omitempty"`
+	Reps  int    `json:"reps,omitempty"`
+	Smoke bool   `json:"smoke,omitempty"`
+	Force bool   `json:"force,omitempty"`
+}
+
+// Summary is summary.json.
+type Summary struct {
+	Schema int    `json:"schema"`
+	Cells  []Cell `json:"cells"`
+}
+
+// Cell statuses.
+const (
+	OK      = "ok"
+	Failed  = "failed"
+	Timeout = "timeout"
+	Skipped = "skipped" // not run: the run stopped before it
+)
+
+// Cell is one cell's results.
+type Cell struct {
+	Name       string            `json:"name"` // below BenchmarkLab/, without the -GOMAXPROCS suffix
+	Experiment string            `json:"experiment"`
+	Workload   string            `json:"workload"`
+	Model      string            `json:"model"`
+	Params     map[string]string `json:"params"`
+	Status     string            `json:"status"`
+	Error      string            `json:"error,omitempty"`
+	// Reps is the number of samples the run meant to take (the least, for
+	// reps = "auto"); an interrupted run may hold fewer.
+	Reps int `json:"reps"`
+	// Metrics maps a unit, as benchstat tidies it (sec/op, B/s, procs,
+	// peak-rss-B, cpu-sec/op, ...), to its samples in round order and
+	// their statistics.
+	Metrics map[string]Metric `json:"metrics"`
+}
+
+// Metric is one metric's samples and their summary.
+type Metric struct {
+	Samples []float64     `json:"samples"`
+	Stats   stats.Summary `json:"stats"`
+}
+
+// WriteFile writes data to path atomically: readers see the old file or the
+// new one, never a part.
+func WriteFile(path string, data []byte) error {
+	dir, base := filepath.Split(path)
+	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rundir: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteJSON writes v as indented JSON, atomically.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("rundir: %s: %w", path, err)
+	}
+	return WriteFile(path, append(b, '\n'))
+}
+
+// Dir is a run directory as read back.
+type Dir struct {
+	Path    string
+	Run     Run
+	Summary Summary
+}
+
+// Read reads and checks a run directory's run.json and summary.json. A
+// missing, corrupt or unknown-version file is an error naming it.
+func Read(path string) (*Dir, error) {
+	d := &Dir{Path: path}
+	if err := readJSON(filepath.Join(path, RunFile), &d.Run, &d.Run.Schema); err != nil {
+		return nil, err
+	}
+	if err := readJSON(filepath.Join(path, SummaryFile), &d.Summary, &d.Summary.Schema); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(path, BenchFile)); err != nil {
+		return nil, fmt.Errorf("rundir: %w", err)
+	}
+	return d, nil
+}
+
+func readJSON(path string, v any, schema *int) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("rundir: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line := 1 + countNewlines(b[:min(int(se.Offset), len(b))])
+			return fmt.Errorf("rundir: %s:%d: corrupt JSON: %w", path, line, err)
+		}
+		return fmt.Errorf("rundir: %s: %w", path, err)
+	}
+	if *schema != Schema {
+		return fmt.Errorf("rundir: %s: schema %d; this lab reads schema %d", path, *schema, Schema)
+	}
+	return nil
+}
+
+func countNewlines(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c == '\n' {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,69 @@
+package runner
+
+import (
+	"math"
+	"time"
+
+	"concurrency-lab/experiments/matrix"
+	"concurrency-lab/experiments/workloads/primes"
+)
+
+// Calibration holds this machine's speeds for Estimate.
+type Calibration struct {
+	DivisionNS float64 // one trial division of the primes workload
+	CPUs       int
+}
+
+// Calibrate times a small primes count (about 0.1 s) to learn the cost of
+// one trial division here.
+func Calibrate(cpus int) Calibration {
+	const n = 20000
+	start := time.Now()
+	primes.Count(2, n, nil)
+	return Calibration{DivisionNS: float64(time.Since(start).Nanoseconds()) / divisions(n), CPUs: max(cpus, 1)}
+}
+
+// divisions approximates the trial divisions of Count(2, n): a prime p costs
+// p−2 and there are about n/ln n of them averaging n/2, while composites stop
+// at their smallest factor and add little.
+func divisions(n int) float64 {
+	fn := float64(n)
+	return fn * fn / (2 * math.Log(fn))
+}
+
+// Estimate guesses the wall time of one sample of c, set-up included. It is
+// a rough guide for planning (`lab check`), not a measurement.
+func (k Calibration) Estimate(c matrix.Cell) time.Duration {
+	serial := c.Model == "loop" || c.Model == "thread-gil"
+	startEach := map[string]time.Duration{"process": 2 * time.Millisecond, "thread": 30 * time.Microsecond}[c.Model]
+	var sec float64
+	switch c.Workload {
+	case "primes":
+		w := float64(c.Int("workers"))
+		work := divisions(c.Int("n")) * k.DivisionNS / 1e9
+		if c.Value("split") == "replicate" {
+			work *= w
+		}
+		if !serial {
+			work /= math.Min(w, float64(k.CPUs))
+		}
+		sec = work + w*startEach.Seconds()
+	case "sleep":
+		tasks := c.Int("tasks")
+		conc := c.Int("workers")
+		if conc == 0 || conc > tasks {
+			conc = tasks
+		}
+		rounds := (tasks + conc - 1) / conc
+		sec = float64(rounds*c.Int("sleep_ms"))/1e3 + float64(conc)*startEach.Seconds() + float64(tasks)*2e-6
+	case "pipeline":
+		bytes := float64(c.Int("messages")) * float64(c.Int("payload_bytes"))
+		bw := 3e9 // in-memory hand-offs: the per-byte work bounds them
+		if c.Model == "process" {
+			bw = 1e9 // every byte crosses the kernel once per hop
+		}
+		hops := float64(c.Int("stages") + 1)
+		sec = bytes*hops/bw/float64(k.CPUs) + float64(c.Int("messages"))*hops*5e-6 + float64(c.Int("stages"))*startEach.Seconds()
+	}
+	return time.Duration(sec * 1e9)
+}

@@ -1,0 +1,243 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"concurrency-lab/experiments/matrix"
+	"concurrency-lab/harness/hw"
+	"concurrency-lab/harness/rundir"
+)
+
+// The tests run this test binary as a stand-in for the benchmark binary: with
+// LAB_FAKE_BENCH set it reads $LAB_CELLS like BenchmarkLab and prints what
+// go test would, behaving per cell by the cell's experiment name.
+func TestMain(m *testing.M) {
+	if os.Getenv("LAB_FAKE_BENCH") != "" {
+		fakeBench()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func fakeBench() {
+	var cells []matrix.Cell
+	b, err := os.ReadFile(os.Getenv("LAB_CELLS"))
+	if err == nil {
+		err = json.Unmarshal(b, &cells)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake:", err)
+		os.Exit(2)
+	}
+	fmt.Println("goos: linux\ngoarch: amd64\npkg: concurrency-lab/experiments")
+	status := 0
+	for _, c := range cells {
+		fmt.Fprintf(os.Stderr, "lab: start %s\n", c.Name())
+		switch c.Experiment {
+		case "fail":
+			fmt.Printf("--- FAIL: BenchmarkLab/%s\n    lab_test.go:80: %s: execution 1: boom\n", c.Name(), c.Name())
+			status = 1
+		case "slow":
+			fmt.Printf("--- FAIL: BenchmarkLab/%s\n    lab_test.go:80: execution 1: timed out after 1s (the cell's timeout): context deadline exceeded\n", c.Name())
+			status = 1
+		case "crash":
+			fmt.Fprintln(os.Stderr, "fatal error: all goroutines are asleep")
+			os.Exit(2)
+		case "hang":
+			time.Sleep(time.Hour)
+		default:
+			// Values that differ per sample: the nanoseconds of the clock.
+			fmt.Printf("BenchmarkLab/%s-2 \t       1\t%d ns/op\t         2.000 procs\n", c.Name(), 1000000+time.Now().Nanosecond()%1000)
+		}
+	}
+	if status == 0 {
+		fmt.Println("PASS")
+	}
+	os.Exit(status)
+}
+
+func cell(experiment, model string, reps int) matrix.Cell {
+	return matrix.Cell{Experiment: experiment, Workload: "primes", Model: model,
+		Params:   []matrix.Param{{Key: "workers", Value: "1"}},
+		Settings: matrix.Settings{Reps: reps, Benchtime: "1x", Timeout: time.Second}}
+}
+
+func run(t *testing.T, ctx context.Context, cells ...matrix.Cell) (*rundir.Dir, error) {
+	t.Helper()
+	t.Setenv("LAB_FAKE_BENCH", "1")
+	self, _ := os.Executable()
+	dir, err := Run(ctx, Options{
+		MatrixFile: "m.toml", MatrixText: []byte("# fake"), MatrixSHA: "abc",
+		Cells: cells, HardwareID: "box", Machine: hw.Machine{CPUModel: "fake"},
+		Software: hw.Software{GoVersion: "go1.26", Commit: "c0ffee"},
+		Binary:   self, Results: t.TempDir(), RunID: "r1", Seed: 42,
+		Progress: testWriter{t}, slack: time.Second,
+	})
+	if dir == "" {
+		t.Fatalf("Run returned no directory (error %v)", err)
+	}
+	d, rerr := rundir.Read(dir)
+	if rerr != nil {
+		t.Fatalf("the run directory does not read back: %v", rerr)
+	}
+	return d, err
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func TestRunSamplesEveryCellInRounds(t *testing.T) {
+	cells := []matrix.Cell{cell("a", "process", 3), cell("a", "thread", 3), cell("b", "loop", 2), cell("b", "goroutine", 3)}
+	d, err := run(t, context.Background(), cells...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Run.Complete || d.Run.Rounds != 3 || d.Run.Seed != 42 {
+		t.Errorf("run: complete %v, rounds %d, seed %d; want complete, 3 rounds, seed 42", d.Run.Complete, d.Run.Rounds, d.Run.Seed)
+	}
+	for i, c := range d.Summary.Cells {
+		n := len(c.Metrics["sec/op"].Samples)
+		if c.Status != rundir.OK || n != cells[i].Reps || c.Metrics["sec/op"].Stats.N != n {
+			t.Errorf("%s: status %s, %d samples; want ok, %d", c.Name, c.Status, n, cells[i].Reps)
+		}
+		if got := c.Metrics["procs"].Samples; len(got) != n || got[0] != 2 {
+			t.Errorf("%s: procs samples %v", c.Name, got)
+		}
+	}
+	bench, _ := os.ReadFile(filepath.Join(d.Path, rundir.BenchFile))
+	for _, want := range []string{"hardware: box\n", "commit: c0ffee\n", "go: go1.26\n", "matrix-sha256: abc\n", "seed: 42\n", "goos: linux\n"} {
+		if !strings.Contains(string(bench), want) {
+			t.Errorf("bench.txt lacks %q:\n%s", want, bench)
+		}
+	}
+	// Round structure: the result lines come in rounds, each holding every
+	// cell that still needed a sample, once.
+	var order []string
+	for _, line := range strings.Split(string(bench), "\n") {
+		if strings.HasPrefix(line, "BenchmarkLab/") {
+			order = append(order, trimProcs(strings.TrimPrefix(strings.Fields(line)[0], "BenchmarkLab/")))
+		}
+	}
+	names := func(cs ...matrix.Cell) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Name())
+		}
+		slices.Sort(out)
+		return out
+	}
+	rounds := [][]string{order[0:4], order[4:8], order[8:11]}
+	wants := [][]string{names(cells...), names(cells...), names(cells[0], cells[1], cells[3])}
+	for r := range rounds {
+		got := slices.Sorted(slices.Values(rounds[r]))
+		if diff := cmp.Diff(wants[r], got); diff != "" {
+			t.Errorf("round %d cells (-want +got):\n%s", r+1, diff)
+		}
+	}
+	if len(order) != 11 {
+		t.Errorf("%d samples in bench.txt; want 11", len(order))
+	}
+}
+
+func TestSchedulerOrders(t *testing.T) {
+	pending := []int{0, 1, 2, 3, 4, 5, 6, 7}
+	a, b := NewScheduler(7), NewScheduler(7)
+	var orders [][]int
+	for range 5 {
+		oa, ob := a.Round(pending), b.Round(pending)
+		if !slices.Equal(oa, ob) {
+			t.Fatalf("the same seed gave %v and %v", oa, ob)
+		}
+		if got := slices.Sorted(slices.Values(oa)); !slices.Equal(got, pending) {
+			t.Fatalf("round %v is not a permutation of %v", oa, pending)
+		}
+		orders = append(orders, oa)
+	}
+	distinct := map[string]bool{}
+	for _, o := range orders {
+		distinct[fmt.Sprint(o)] = true
+	}
+	if len(distinct) < 2 {
+		t.Errorf("5 rounds all had the order %v; want orders that differ between rounds", orders[0])
+	}
+	if c := NewScheduler(8).Round(pending); slices.Equal(c, orders[0]) {
+		t.Logf("seeds 7 and 8 gave the same first order %v (possible, unlikely)", c)
+	}
+	if !slices.Equal(pending, []int{0, 1, 2, 3, 4, 5, 6, 7}) {
+		t.Errorf("Round modified its input: %v", pending)
+	}
+}
+
+func TestFailingCellIsRecordedAndTheRunGoesOn(t *testing.T) {
+	d, err := run(t, context.Background(), cell("ok", "thread", 2), cell("fail", "thread", 2), cell("slow", "loop", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]rundir.Cell{}
+	for _, c := range d.Summary.Cells {
+		byName[c.Experiment] = c
+	}
+	if c := byName["ok"]; c.Status != rundir.OK || len(c.Metrics["sec/op"].Samples) != 2 {
+		t.Errorf("ok cell: %s (%s) with %d samples; want ok with 2", c.Status, c.Error, len(c.Metrics["sec/op"].Samples))
+	}
+	if c := byName["fail"]; c.Status != rundir.Failed || !strings.Contains(c.Error, "boom") {
+		t.Errorf("failing cell: status %s, error %q; want failed with the message", c.Status, c.Error)
+	}
+	if c := byName["slow"]; c.Status != rundir.Timeout {
+		t.Errorf("timed-out cell: status %s, error %q; want timeout", c.Status, c.Error)
+	}
+	if !d.Run.Complete {
+		t.Error("a run with a failed cell that ran to its end is not complete")
+	}
+}
+
+func TestCrashAndHang(t *testing.T) {
+	for _, kind := range []string{"crash", "hang"} {
+		t.Run(kind, func(t *testing.T) {
+			d, err := run(t, context.Background(), cell("ok", "thread", 2), cell(kind, "process", 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"crash": rundir.Failed, "hang": rundir.Timeout}[kind]
+			for _, c := range d.Summary.Cells {
+				if c.Experiment == kind && c.Status != want {
+					t.Errorf("%s cell: status %s (%s); want %s", kind, c.Status, c.Error, want)
+				}
+				if c.Experiment == "ok" && len(c.Metrics["sec/op"].Samples) != 2 {
+					t.Errorf("ok cell: %d samples; want 2 despite the %s", len(c.Metrics["sec/op"].Samples), kind)
+				}
+			}
+		})
+	}
+}
+
+func TestInterruptedRunIsKeptIncomplete(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	d, err := run(t, ctx, cell("ok", "thread", 2), cell("hang", "loop", 2))
+	if err != ErrInterrupted {
+		t.Errorf("Run error = %v; want ErrInterrupted", err)
+	}
+	if d.Run.Complete || d.Run.Stopped == "" {
+		t.Errorf("interrupted run: complete %v, stopped %q; want incomplete with a reason", d.Run.Complete, d.Run.Stopped)
+	}
+	for _, c := range d.Summary.Cells {
+		if c.Experiment == "hang" && c.Status == rundir.OK && len(c.Metrics) > 0 {
+			t.Errorf("the interrupted cell has results: %+v", c)
+		}
+	}
+}
