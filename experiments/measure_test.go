@@ -13,6 +13,8 @@ import (
 
 	"concurrency-lab/experiments/matrix"
 	"concurrency-lab/experiments/model/modeltest"
+	"concurrency-lab/experiments/models/process"
+	"concurrency-lab/experiments/models/thread"
 )
 
 type recordingTimer struct{ running bool }
@@ -35,6 +37,12 @@ func TestRegistryMatchesSchema(t *testing.T) {
 	for _, name := range matrix.Models() {
 		if _, err := NewModel(matrix.Cell{Model: name}); err != nil {
 			t.Errorf("model %q: %v", name, err)
+		}
+	}
+	limits := map[string]int{"process": process.MaxWorkers, "thread": thread.MaxThreads, "thread-gil": thread.MaxThreads}
+	for name, want := range limits {
+		if got := matrix.MaxWorkers(name); got != want {
+			t.Errorf("the matrix allows %d workers for %s; the model allows %d", got, name, want)
 		}
 	}
 	m, err := matrix.Load("../experiments.toml")

@@ -160,3 +160,10 @@ func quoteAll(values []string) string {
 	}
 	return strings.Join(q, ", ")
 }
+
+// MaxWorkers is the most workers the matrix lets a cell ask of a model (0 =
+// no limit); the models enforce the same limits at Start.
+func MaxWorkers(model string) int {
+	m, _ := findModel(model)
+	return m.maxWorkers
+}

@@ -55,6 +55,9 @@ func fakeBench() {
 			os.Exit(2)
 		case "hang":
 			time.Sleep(time.Hour)
+		case "noisy":
+			// Spread over a factor of three: no CI gets within 2%.
+			fmt.Printf("BenchmarkLab/%s-2 \t       1\t%d ns/op\n", c.Name(), 1000000+time.Now().Nanosecond()%2000000)
 		default:
 			// Values that differ per sample: the nanoseconds of the clock.
 			fmt.Printf("BenchmarkLab/%s-2 \t       1\t%d ns/op\t         2.000 procs\n", c.Name(), 1000000+time.Now().Nanosecond()%1000)
@@ -238,6 +241,33 @@ func TestInterruptedRunIsKeptIncomplete(t *testing.T) {
 	for _, c := range d.Summary.Cells {
 		if c.Experiment == "hang" && c.Status == rundir.OK && len(c.Metrics) > 0 {
 			t.Errorf("the interrupted cell has results: %+v", c)
+		}
+	}
+}
+
+func TestAutoReps(t *testing.T) {
+	auto := func(experiment string) matrix.Cell {
+		c := cell(experiment, "thread", 6)
+		c.Auto, c.MaxReps, c.TargetCI = true, 9, 0.02
+		return c
+	}
+	d, err := run(t, context.Background(), auto("steady"), auto("noisy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range d.Summary.Cells {
+		n := len(c.Metrics["sec/op"].Samples)
+		switch c.Experiment {
+		case "steady":
+			// Values within 0.1% of each other: the CI is within 2% at the
+			// first chance, 6 samples.
+			if n != 6 {
+				t.Errorf("steady cell: %d samples; want 6 (its CI settles at once)", n)
+			}
+		case "noisy":
+			if n != 9 {
+				t.Errorf("noisy cell: %d samples; want max_reps = 9", n)
+			}
 		}
 	}
 }
