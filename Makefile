@@ -7,7 +7,7 @@ RESULTS ?= results
 # Extra flags for `lab run`, e.g. LAB_FLAGS='--hardware lab-2c --reps 10'.
 LAB_FLAGS ?=
 
-.PHONY: test bench smoke check vet lab clean
+.PHONY: test bench smoke check vet lab clean aa-check constrained-diff
 
 ## bench: run the default matrix in rounds; the run directory
 ## (results/<hardware>/<run-id>/) is the last line printed
@@ -27,6 +27,15 @@ check: lab
 test: vet
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./experiments/models/... ./experiments/model/... ./harness/runner/...
+
+## aa-check: two smoke runs diffed; at most 5% of cells may be flagged
+## (CPU-heavy: not part of test)
+aa-check: lab
+	scripts/aa-check
+
+## constrained-diff: one CPU vs two; CPU-bound cells ~2x slower, sleep unchanged
+constrained-diff: lab
+	scripts/constrained-diff
 
 vet:
 	$(GO) vet ./...
