@@ -6,13 +6,19 @@ MATRIX ?= experiments.toml
 RESULTS ?= results
 # Extra flags for `lab run`, e.g. LAB_FLAGS='--hardware lab-2c --reps 10'.
 LAB_FLAGS ?=
+SITE ?= site/public
 
-.PHONY: test bench smoke check vet lab clean aa-check constrained-diff
+.PHONY: test bench report smoke check vet lab clean aa-check constrained-diff
 
-## bench: run the default matrix in rounds; the run directory
-## (results/<hardware>/<run-id>/) is the last line printed
+## bench: run the default matrix in rounds, then build the report; the last
+## line printed is the report's file:// URL
 bench: lab
 	bin/lab run --matrix $(MATRIX) --out $(RESULTS) $(LAB_FLAGS)
+	bin/lab report --results $(RESULTS) --out $(SITE)
+
+## report: rebuild the static report (site/public/) from every run under results/
+report: lab
+	bin/lab report --results $(RESULTS) --out $(SITE)
 
 ## smoke: every experiment at its smallest, 6 reps, in well under a minute
 smoke: lab

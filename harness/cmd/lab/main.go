@@ -5,6 +5,7 @@
 //	lab run [--matrix experiments.toml] [--hardware ID] [--force] [--only REGEX]
 //	        [--reps N] [--smoke] [--seed N] [--out results]
 //	lab diff RUN_A RUN_B [--format text|json|html] [--threshold 5%] [--correction bh|holm|none] [--fail-on PCT] [--metric sec/op]
+//	lab report [--results results] [--out site/public]
 //	lab check [--matrix experiments.toml]
 //	lab hw [--json]
 //
@@ -14,6 +15,7 @@
 // directory, results/<hardware>/<run-id>, as its last line. Ctrl-C stops it
 // cleanly: the files written so far stay, marked incomplete.
 //
+// `lab report` builds the static site from every run under results/.
 // `lab diff` compares two runs cell by cell (medians, the ratio's CI, the
 // Mann–Whitney p corrected across cells, a verdict). `lab check` validates the matrix, counts its cells and estimates the run
 // time. `lab hw` prints the detected hardware and software.
@@ -39,10 +41,11 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"run":   {runCmd, "sample the matrix and write a run directory"},
-	"check": {checkCmd, "validate the matrix, count cells, estimate the time"},
-	"diff":  {diffCmd, "compare two run directories cell by cell"},
-	"hw":    {hwCmd, "print the detected hardware and software"},
+	"run":    {runCmd, "sample the matrix and write a run directory"},
+	"check":  {checkCmd, "validate the matrix, count cells, estimate the time"},
+	"diff":   {diffCmd, "compare two run directories cell by cell"},
+	"report": {reportCmd, "build the static HTML report from every run under results/"},
+	"hw":     {hwCmd, "print the detected hardware and software"},
 }
 
 // usageError is bad input from the user: exit status 2.

@@ -1,0 +1,539 @@
+package claims
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"concurrency-lab/harness/rundir"
+	"concurrency-lab/harness/stats"
+)
+
+// Seed seeds every bootstrap of a claim's ratio, so that a page can be
+// rebuilt to the same digits. The claims page records it.
+const Seed uint64 = 20261125
+
+// Resamples is the number of bootstrap resamples of every ratio.
+const Resamples = stats.DefaultResamples
+
+// Confidence is the level of every ratio's interval.
+const Confidence = stats.Confidence
+
+// Claim is one of the article's claims as a hypothesis.
+type Claim struct {
+	N       int
+	Text    string // the claim, in the article's words
+	Kind    string // "difference" or "sameness"
+	Compare string // what is compared, in words
+	Rule    string // the rule, with its bound or margin
+	Note    string // a caveat that belongs next to every verdict
+	// Needs names the experiment that would give the data, for claims the
+	// matrix cannot judge yet; judge is nil then.
+	Needs string
+	judge func(d *rundir.Dir) ([]Comparison, []string)
+}
+
+// Quantity is one side of a comparison: a cell's median (or a quantity
+// derived from cells) with its 95% CI when there is one.
+type Quantity struct {
+	Label  string
+	Cells  []string // names of the cells it comes from
+	Unit   string
+	Median float64
+	Lo, Hi float64
+	HasCI  bool
+	N      int // samples (the fewest among Cells)
+}
+
+// Comparison is one comparison a verdict rests on: B against the baseline A.
+type Comparison struct {
+	What    string
+	A, B    Quantity
+	Ratio   *stats.Ratio // B/A with its CI; nil for comparisons of intervals
+	Rule    string
+	Verdict Verdict
+}
+
+// Result is a claim judged on one machine.
+type Result struct {
+	Claim       *Claim
+	Hardware    string
+	Run         string // the run judged ("" when none had the cells)
+	RunPath     string
+	Smoke       bool // the run judged is a smoke run: sizes capped
+	Verdict     Verdict
+	Comparisons []Comparison
+	Missing     []string // cells (or experiments) that were needed and absent
+}
+
+// All is the twelve claims of DESIGN.md §5, in order.
+var All = []*Claim{
+	{
+		N: 1, Kind: "difference",
+		Text:    "CPU-bound ⇒ processes: with 2 workers, processes are ~2× faster than threads and asyncio (CPython, i7-8700K: 23.87 / 45.24 / 44.77 s).",
+		Compare: "primes, replicate, 2 workers: time of thread-gil / process and of loop / process",
+		Rule:    "both ratios ≥ 1.5. " + DifferenceRule(1.5, true),
+		Note:    "Judged on the lab's Go emulation: thread-gil stands for CPython threads (one global lock, 5 ms switch interval) and loop for asyncio. It is not CPython; no CPython reference run exists yet.",
+		judge:   judgeCPUBound,
+	},
+	{
+		N: 2, Kind: "sameness",
+		Text:    "Under a GIL, threads and the event loop are equally serialised for CPU work.",
+		Compare: "primes, replicate, 2 workers: time of loop / thread-gil",
+		Rule:    "within ±10%. " + SamenessRule(0.9, 1.1),
+		Note:    "Judged on the lab's Go emulation (thread-gil for CPython threads, loop for asyncio), not on CPython.",
+		judge:   judgeGILSame,
+	},
+	{
+		N: 3, Kind: "sameness",
+		Text:    "Without a GIL (Go threads) CPU work runs in parallel like processes.",
+		Compare: "primes, replicate, 2 workers: time of thread / process",
+		Rule:    "within ±10%. " + SamenessRule(0.9, 1.1),
+		judge:   judgeNoGIL,
+	},
+	{
+		N: 4, Kind: "difference",
+		Text:    "I/O-bound with many slow connections ⇒ event loop.",
+		Compare: "sleep, the most tasks: loop time / ideal time (sleep_ms × ⌈tasks / concurrency⌉); memory per waiting task of loop vs thread and process",
+		Rule: "loop time ≤ 1.05 × ideal (" + DifferenceRule(1.05, false) + ") and loop the least memory per waiting task " +
+			"(per task = (peak RSS at the most tasks − peak RSS at tasks = 10) / (tasks − 10), from the medians; its interval from the two medians' 95% CIs; " +
+			"least when loop's interval lies entirely below the other model's, not least when entirely above, inconclusive when they overlap)",
+		judge: judgeManyWaits,
+	},
+	{
+		N: 5, Kind: "sameness",
+		Text:    "I/O-bound with few fast connections ⇒ threads are fine.",
+		Compare: "sleep, the fewest tasks (all at once, so tasks ≤ workers): time of thread / loop",
+		Rule:    "within ±10%. " + SamenessRule(0.9, 1.1),
+		judge:   judgeFewWaits,
+	},
+	{
+		N: 6, Kind: "difference",
+		Text:    "Processes pay for IPC; threads share memory.",
+		Compare: "pipeline, the largest payload: throughput (B/s) of thread / process",
+		Rule:    "≥ 1.5. " + DifferenceRule(1.5, true),
+		judge:   judgeIPC,
+	},
+	{
+		N: 7, Kind: "difference",
+		Text:    "The loop's interleaving is deterministic; threads' is not.",
+		Compare: "interleave: distinct orders over R repetitions",
+		Rule:    "loop = 1 and thread > 1",
+		Needs:   "interleave",
+	},
+	{
+		N: 8, Kind: "difference",
+		Text:    "A blocking call inside a coroutine stalls the whole loop.",
+		Compare: "blocking: loop-only vs offloaded",
+		Rule:    "loop-only ≥ 0.9 × K·X",
+		Needs:   "blocking",
+	},
+	{
+		N: 9, Kind: "sameness",
+		Text:    "Partitioning a CPU job over N cores gives ~N× (the article's \"cut the list into 8 parts\").",
+		Compare: "primes, partition, process model: speed-up / N = time(1 worker) / time(N workers) / N, for N = 2 … usable CPUs",
+		Rule:    "inside [0.8, 1.05] for every N. " + SamenessRule(0.8, 1.05),
+		judge:   judgePartition,
+	},
+	{
+		N: 10, Kind: "difference",
+		Text:    "uvloop makes asyncio 2–4× faster.",
+		Compare: "CPython loop: asyncio vs uvloop",
+		Rule:    "ratio inside [2, 4]; inconclusive where uvloop is absent",
+		Needs:   "a CPython reference run with uvloop",
+	},
+	{
+		N: 11, Kind: "difference",
+		Text:    "Spawning workers costs; pools amortise it.",
+		Compare: "spawn: cold / warm time per worker",
+		Rule:    "> 1. " + DifferenceRule(1, true),
+		Note:    "The article (cold) and scaling (warm) experiments share a primes cell, but 1.5 s of work drowns a start-up of milliseconds, so they are not used as a stand-in.",
+		Needs:   "spawn",
+	},
+	{
+		N: 12, Kind: "difference",
+		Text:    "Many threads holding large results cost memory.",
+		Compare: "memory: hold vs release, extra RSS per unit",
+		Rule:    "extra RSS ≥ 0.9 × result_bytes per unit",
+		Needs:   "memory",
+	},
+}
+
+// Judge judges every claim on one machine's runs (any order). Each claim is
+// judged on the latest complete run that has its cells, preferring full runs
+// to smoke runs; a claim no run can judge is inconclusive, with what is
+// missing.
+func Judge(hardware string, runs []*rundir.Dir) []Result {
+	cands := candidates(runs)
+	var out []Result
+	for _, c := range All {
+		out = append(out, judgeOne(c, hardware, cands))
+	}
+	return out
+}
+
+// candidates orders the complete runs: full runs newest first, then smoke
+// runs newest first.
+func candidates(runs []*rundir.Dir) []*rundir.Dir {
+	var c []*rundir.Dir
+	for _, d := range runs {
+		if d.Run.Complete {
+			c = append(c, d)
+		}
+	}
+	sort.SliceStable(c, func(i, j int) bool {
+		si, sj := c[i].Run.Options.Smoke, c[j].Run.Options.Smoke
+		if si != sj {
+			return !si
+		}
+		return c[i].Run.Started.After(c[j].Run.Started)
+	})
+	return c
+}
+
+func judgeOne(c *Claim, hardware string, runs []*rundir.Dir) Result {
+	r := Result{Claim: c, Hardware: hardware, Verdict: Inconclusive}
+	if c.judge == nil {
+		r.Missing = []string{"no data: needs the " + c.Needs + " experiment, which the matrix does not have yet"}
+		return r
+	}
+	if len(runs) == 0 {
+		r.Missing = []string{"no data: no complete run on this machine"}
+		return r
+	}
+	var firstMissing []string
+	for i, d := range runs {
+		comps, missing := c.judge(d)
+		if len(missing) == 0 {
+			r.Run, r.RunPath, r.Smoke = d.Run.ID, d.Path, d.Run.Options.Smoke
+			r.Comparisons = comps
+			vs := make([]Verdict, len(comps))
+			for i, cp := range comps {
+				vs[i] = cp.Verdict
+			}
+			r.Verdict = Combine(vs...)
+			return r
+		}
+		if i == 0 {
+			firstMissing = missing
+		}
+	}
+	r.Missing = append([]string{"no data: no complete run on this machine has these cells"}, firstMissing...)
+	return r
+}
+
+// want selects a cell: a workload, a model and parameter values.
+type want struct {
+	workload string
+	model    string
+	params   map[string]string
+	unit     string
+}
+
+func (w want) String() string {
+	var kv []string
+	for k, v := range w.params {
+		kv = append(kv, k+"="+v)
+	}
+	sort.Strings(kv)
+	return fmt.Sprintf("%s, model=%s, %s (status ok, ≥ 2 %s samples)", w.workload, w.model, strings.Join(kv, ", "), w.unit)
+}
+
+func (w want) match(c *rundir.Cell) bool {
+	if c.Workload != w.workload || c.Model != w.model || c.Status != rundir.OK {
+		return false
+	}
+	for k, v := range w.params {
+		if c.Params[k] != v {
+			return false
+		}
+	}
+	return len(c.Metrics[w.unit].Samples) >= 2
+}
+
+// together finds one cell per want, all in the same experiment (so that
+// sizes agree), trying experiments in the order of prefer and then in the
+// order of the summary. It returns the missing wants when no experiment has
+// them all.
+func together(d *rundir.Dir, prefer []string, ws ...want) ([]*rundir.Cell, []string) {
+	var exps []string
+	for _, c := range d.Summary.Cells {
+		if !slices.Contains(exps, c.Experiment) {
+			exps = append(exps, c.Experiment)
+		}
+	}
+	sort.SliceStable(exps, func(i, j int) bool { return rank(prefer, exps[i]) < rank(prefer, exps[j]) })
+	for _, e := range exps {
+		got := make([]*rundir.Cell, len(ws))
+		n := 0
+		for i, w := range ws {
+			for ci := range d.Summary.Cells {
+				c := &d.Summary.Cells[ci]
+				if c.Experiment == e && w.match(c) {
+					got[i] = c
+					n++
+					break
+				}
+			}
+		}
+		if n == len(ws) {
+			return got, nil
+		}
+	}
+	var missing []string
+	for _, w := range ws {
+		missing = append(missing, w.String())
+	}
+	return nil, missing
+}
+
+func rank(prefer []string, e string) int {
+	if i := slices.Index(prefer, e); i >= 0 {
+		return i
+	}
+	return len(prefer)
+}
+
+// quantity is a cell's metric as a Quantity.
+func quantity(label string, c *rundir.Cell, unit string) Quantity {
+	m := c.Metrics[unit]
+	q := Quantity{Label: label, Cells: []string{c.Name}, Unit: unit, Median: m.Stats.Median, N: len(m.Samples)}
+	if m.Stats.CILo != nil && m.Stats.CIHi != nil {
+		q.Lo, q.Hi, q.HasCI = *m.Stats.CILo, *m.Stats.CIHi, true
+	}
+	return q
+}
+
+// ratio compares unit of b against a with a seeded bootstrap.
+func ratio(what string, a, b *rundir.Cell, unit string, la, lb string) (Comparison, error) {
+	r, err := stats.RatioCI(a.Metrics[unit].Samples, b.Metrics[unit].Samples, Confidence, Resamples, Seed)
+	if err != nil {
+		return Comparison{}, fmt.Errorf("%s vs %s: %w", b.Name, a.Name, err)
+	}
+	return Comparison{What: what, A: quantity(la, a, unit), B: quantity(lb, b, unit), Ratio: &r}, nil
+}
+
+var primes2 = map[string]string{"split": "replicate", "workers": "2"}
+
+func judgeCPUBound(d *rundir.Dir) ([]Comparison, []string) {
+	cells, missing := together(d, []string{"article", "scaling"},
+		want{"primes", "process", primes2, "sec/op"},
+		want{"primes", "thread-gil", primes2, "sec/op"},
+		want{"primes", "loop", primes2, "sec/op"})
+	if missing != nil {
+		return nil, missing
+	}
+	var out []Comparison
+	for i, m := range []string{"thread-gil", "loop"} {
+		c, err := ratio("time of "+m+" / process", cells[0], cells[i+1], "sec/op", "process", m)
+		if err != nil {
+			return nil, []string{err.Error()}
+		}
+		c.Rule, c.Verdict = DifferenceRule(1.5, true), Difference(*c.Ratio, 1.5, true)
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func sameTime(d *rundir.Dir, prefer []string, workload string, params map[string]string, base, other string) ([]Comparison, []string) {
+	cells, missing := together(d, prefer,
+		want{workload, base, params, "sec/op"},
+		want{workload, other, params, "sec/op"})
+	if missing != nil {
+		return nil, missing
+	}
+	c, err := ratio("time of "+other+" / "+base, cells[0], cells[1], "sec/op", base, other)
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	c.Rule, c.Verdict = SamenessRule(0.9, 1.1), Sameness(*c.Ratio, 0.9, 1.1)
+	return []Comparison{c}, nil
+}
+
+func judgeGILSame(d *rundir.Dir) ([]Comparison, []string) {
+	return sameTime(d, []string{"article", "scaling"}, "primes", primes2, "thread-gil", "loop")
+}
+
+func judgeNoGIL(d *rundir.Dir) ([]Comparison, []string) {
+	return sameTime(d, []string{"article", "scaling"}, "primes", primes2, "process", "thread")
+}
+
+// sleepTasks lists the tasks values of model's ok sleep cells with all tasks
+// waiting at once (workers = 0), ascending, with the cells.
+func sleepTasks(d *rundir.Dir, model string) ([]int, map[int]*rundir.Cell) {
+	cells := map[int]*rundir.Cell{}
+	var ts []int
+	for i := range d.Summary.Cells {
+		c := &d.Summary.Cells[i]
+		if c.Workload != "sleep" || c.Model != model || c.Status != rundir.OK || c.Params["workers"] != "0" {
+			continue
+		}
+		t, err := strconv.Atoi(c.Params["tasks"])
+		if err != nil || cells[t] != nil || len(c.Metrics["sec/op"].Samples) < 2 {
+			continue
+		}
+		cells[t] = c
+		ts = append(ts, t)
+	}
+	sort.Ints(ts)
+	return ts, cells
+}
+
+// perTask is the peak RSS each extra waiting task costs between the fewest
+// and the most tasks of a model, with an interval made of the two medians'
+// CIs (conservative: the widest difference they allow).
+func perTask(model string, ts []int, cells map[int]*rundir.Cell) (Quantity, bool) {
+	if len(ts) < 2 {
+		return Quantity{}, false
+	}
+	lo, hi := cells[ts[0]], cells[ts[len(ts)-1]]
+	ml, mh := lo.Metrics["peak-rss-B"], hi.Metrics["peak-rss-B"]
+	if len(ml.Samples) == 0 || len(mh.Samples) == 0 {
+		return Quantity{}, false
+	}
+	dt := float64(ts[len(ts)-1] - ts[0])
+	q := Quantity{
+		Label:  fmt.Sprintf("%s: (peak RSS at tasks=%d − at tasks=%d) / %d", model, ts[len(ts)-1], ts[0], int(dt)),
+		Cells:  []string{hi.Name, lo.Name},
+		Unit:   "B/task",
+		Median: (mh.Stats.Median - ml.Stats.Median) / dt,
+		N:      min(len(ml.Samples), len(mh.Samples)),
+	}
+	if ml.Stats.CILo != nil && mh.Stats.CILo != nil {
+		q.Lo = (*mh.Stats.CILo - *ml.Stats.CIHi) / dt
+		q.Hi = (*mh.Stats.CIHi - *ml.Stats.CILo) / dt
+		q.HasCI = true
+	}
+	return q, true
+}
+
+func judgeManyWaits(d *rundir.Dir) ([]Comparison, []string) {
+	ts, loops := sleepTasks(d, "loop")
+	if len(ts) < 2 {
+		return nil, []string{"sleep, model=loop, workers=0: at least two tasks values (status ok), e.g. tasks=10 and tasks=10000"}
+	}
+	most := loops[ts[len(ts)-1]]
+	sleepMS, err := strconv.ParseFloat(most.Params["sleep_ms"], 64)
+	if err != nil || sleepMS <= 0 {
+		return nil, []string{fmt.Sprintf("%s: a positive sleep_ms parameter", most.Name)}
+	}
+	ideal := sleepMS / 1000 // all tasks wait at once: one sleep
+	r, err := stats.RatioCI([]float64{ideal, ideal}, most.Metrics["sec/op"].Samples, Confidence, Resamples, Seed)
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	timeCmp := Comparison{
+		What:  fmt.Sprintf("loop time at tasks=%d / ideal", ts[len(ts)-1]),
+		A:     Quantity{Label: fmt.Sprintf("ideal: sleep_ms × ⌈tasks / concurrency⌉ = %g ms", sleepMS), Unit: "sec/op", Median: ideal, Lo: ideal, Hi: ideal, HasCI: true},
+		B:     quantity("loop", most, "sec/op"),
+		Ratio: &r, Rule: DifferenceRule(1.05, false), Verdict: Difference(r, 1.05, false),
+	}
+	out := []Comparison{timeCmp}
+	loopMem, ok := perTask("loop", ts, loops)
+	if !ok {
+		return nil, []string{"sleep, model=loop: peak-rss-B samples"}
+	}
+	var missing []string
+	for _, m := range []string{"thread", "process"} {
+		mts, mcells := sleepTasks(d, m)
+		q, ok := perTask(m, mts, mcells)
+		if !ok {
+			missing = append(missing, fmt.Sprintf("sleep, model=%s, workers=0: two tasks values with peak-rss-B samples", m))
+			continue
+		}
+		c := Comparison{
+			What: "memory per waiting task: loop vs " + m,
+			A:    q, B: loopMem,
+			Rule: "loop least: loop's interval entirely below " + m + "'s",
+		}
+		switch {
+		case !q.HasCI || !loopMem.HasCI:
+			c.Verdict = Inconclusive
+		case loopMem.Hi < q.Lo:
+			c.Verdict = Holds
+		case loopMem.Lo > q.Hi:
+			c.Verdict = DoesNotHold
+		default:
+			c.Verdict = Inconclusive
+		}
+		out = append(out, c)
+	}
+	if missing != nil {
+		return nil, missing
+	}
+	return out, nil
+}
+
+func judgeFewWaits(d *rundir.Dir) ([]Comparison, []string) {
+	ts, _ := sleepTasks(d, "loop")
+	tt, _ := sleepTasks(d, "thread")
+	for _, t := range ts { // the fewest tasks both models have
+		if slices.Contains(tt, t) {
+			return sameTime(d, []string{"sleep"}, "sleep", map[string]string{"tasks": strconv.Itoa(t), "workers": "0"}, "loop", "thread")
+		}
+	}
+	return nil, []string{"sleep, models thread and loop, the same tasks value, workers=0 (status ok)"}
+}
+
+func judgeIPC(d *rundir.Dir) ([]Comparison, []string) {
+	// The largest payload both models have, in one experiment.
+	best, bestBytes := []*rundir.Cell(nil), -1
+	for i := range d.Summary.Cells {
+		p := &d.Summary.Cells[i]
+		if p.Workload != "pipeline" || p.Model != "process" {
+			continue
+		}
+		b, err := strconv.Atoi(p.Params["payload_bytes"])
+		if err != nil || b <= bestBytes {
+			continue
+		}
+		params := map[string]string{"payload_bytes": p.Params["payload_bytes"], "stages": p.Params["stages"], "messages": p.Params["messages"]}
+		cells, missing := together(d, []string{p.Experiment},
+			want{"pipeline", "process", params, "B/s"}, want{"pipeline", "thread", params, "B/s"})
+		if missing == nil {
+			best, bestBytes = cells, b
+		}
+	}
+	if best == nil {
+		return nil, []string{"pipeline, models process and thread, the same payload_bytes, with B/s samples (status ok)"}
+	}
+	c, err := ratio(fmt.Sprintf("throughput of thread / process at payload_bytes=%d", bestBytes), best[0], best[1], "B/s", "process", "thread")
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	c.Rule, c.Verdict = DifferenceRule(1.5, true), Difference(*c.Ratio, 1.5, true)
+	return []Comparison{c}, nil
+}
+
+func judgePartition(d *rundir.Dir) ([]Comparison, []string) {
+	cores := d.Run.Hardware.Detected.UsableCPUs
+	if cores < 2 {
+		return nil, []string{fmt.Sprintf("a machine with at least 2 usable CPUs (this run saw %d)", cores)}
+	}
+	var out []Comparison
+	var missing []string
+	for n := 2; n <= cores; n++ {
+		one := map[string]string{"split": "partition", "workers": "1"}
+		many := map[string]string{"split": "partition", "workers": strconv.Itoa(n)}
+		cells, miss := together(d, []string{"scaling"}, want{"primes", "process", many, "sec/op"}, want{"primes", "process", one, "sec/op"})
+		if miss != nil {
+			missing = append(missing, miss...)
+			continue
+		}
+		c, err := ratio(fmt.Sprintf("speed-up / N at N=%d (time at 1 worker / time at %d, divided by %d)", n, n, n), cells[0], cells[1], "sec/op", fmt.Sprintf("process, %d workers", n), "process, 1 worker")
+		if err != nil {
+			return nil, []string{err.Error()}
+		}
+		r := *c.Ratio
+		r.Point, r.Lo, r.Hi = r.Point/float64(n), r.Lo/float64(n), r.Hi/float64(n)
+		c.Ratio = &r
+		c.Rule, c.Verdict = SamenessRule(0.8, 1.05), Sameness(r, 0.8, 1.05)
+		out = append(out, c)
+	}
+	if missing != nil {
+		return nil, missing
+	}
+	return out, nil
+}

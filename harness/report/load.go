@@ -1,0 +1,292 @@
+// Package report builds the lab's static site from the run directories under
+// a results root (results/<hardware>/<run-id>/): an index with a headline
+// table and a decision guide per machine, a page per run and per experiment
+// with SVG charts, the article's claims judged per machine, and a
+// methodology page with the raw files copied next to it.
+//
+// The site is plain files — html/template pages, an embedded stylesheet,
+// gonum/plot SVGs — readable without a server, without JavaScript and
+// without the network. Everything read from results is data and is escaped;
+// a run directory that cannot be read (corrupt, unknown schema) is listed as
+// refused, with the message naming its file, and the other runs are built.
+package report
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"concurrency-lab/experiments/matrix"
+	"concurrency-lab/harness/claims"
+	"concurrency-lab/harness/rundir"
+)
+
+// Site is everything the pages show.
+type Site struct {
+	Machines []*Machine
+	Runs     []*Run // every readable run, by machine then newest first
+	Refused  []Refusal
+	Seed     uint64 // of every bootstrap (claims, decision guide)
+}
+
+// Refusal is a run directory that could not be read.
+type Refusal struct {
+	Path string
+	Err  string
+}
+
+// Machine is one hardware id and its runs.
+type Machine struct {
+	ID       string
+	Runs     []*Run // newest first
+	Headline *Headline
+	Guide    []Advice
+	Claims   []claims.Result
+}
+
+// Run is one readable run directory and where it goes in the site.
+type Run struct {
+	Dir         *rundir.Dir
+	Machine     string
+	Path        string // site path of the run's folder, "runs/<hw>/<run>"
+	Experiments []*Experiment
+	Matrix      bool // the matrix text was copied as experiments.toml
+}
+
+// ID is the run id (the directory name when run.json has none).
+func (r *Run) ID() string {
+	if r.Dir.Run.ID != "" {
+		return r.Dir.Run.ID
+	}
+	return filepath.Base(r.Dir.Path)
+}
+
+// Experiment is one experiment of one run.
+type Experiment struct {
+	Name        string
+	Description string
+	Workload    string
+	File        string // page file name inside the run's folder
+	Cells       []*rundir.Cell
+	Varying     []string // parameters (other than model) that take more than one value
+	Fixed       []string // "k=v" of the parameters that do not vary
+	Charts      []Chart
+	Flags       []string
+}
+
+// Chart is one SVG of an experiment.
+type Chart struct {
+	File  string // inside the run's folder
+	Title string
+	Alt   string
+	svg   []byte
+}
+
+// Load reads every run directory two levels below root. Unreadable runs
+// are refused (returned in Site.Refused), not fatal; a root that cannot be
+// listed is an error.
+func Load(root string) (*Site, error) {
+	hws, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("report: results: %w", err)
+	}
+	s := &Site{Seed: claims.Seed}
+	usedHW := map[string]bool{}
+	for _, h := range hws {
+		if !h.IsDir() || strings.HasPrefix(h.Name(), ".") {
+			continue
+		}
+		runs, err := os.ReadDir(filepath.Join(root, h.Name()))
+		if err != nil {
+			s.Refused = append(s.Refused, Refusal{filepath.Join(root, h.Name()), err.Error()})
+			continue
+		}
+		m := &Machine{ID: h.Name()}
+		hwSlug := unique(slug(h.Name()), usedHW)
+		usedRun := map[string]bool{}
+		for _, e := range runs {
+			if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			path := filepath.Join(root, h.Name(), e.Name())
+			d, err := rundir.Read(path)
+			if err != nil {
+				s.Refused = append(s.Refused, Refusal{path, err.Error()})
+				continue
+			}
+			r := &Run{Dir: d, Machine: m.ID, Path: "runs/" + hwSlug + "/" + unique(slug(e.Name()), usedRun)}
+			r.Experiments = experiments(d)
+			m.Runs = append(m.Runs, r)
+		}
+		if len(m.Runs) == 0 {
+			continue
+		}
+		sort.SliceStable(m.Runs, func(i, j int) bool {
+			a, b := m.Runs[i].Dir.Run.Started, m.Runs[j].Dir.Run.Started
+			if !a.Equal(b) {
+				return a.After(b)
+			}
+			return m.Runs[i].ID() > m.Runs[j].ID()
+		})
+		s.Machines = append(s.Machines, m)
+		s.Runs = append(s.Runs, m.Runs...)
+	}
+	return s, nil
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// slug makes a name from results safe as one path segment of a URL and a
+// file name: other bytes become "_", and it never starts with a dot.
+func slug(s string) string {
+	s = unsafeChars.ReplaceAllString(s, "_")
+	if s == "" || s[0] == '.' || s[0] == '-' {
+		s = "_" + s
+	}
+	return s
+}
+
+// unique returns s, or s with a number, not yet in used, and records it.
+func unique(s string, used map[string]bool) string {
+	out := s
+	for i := 2; used[out]; i++ {
+		out = s + "-" + strconv.Itoa(i)
+	}
+	used[out] = true
+	return out
+}
+
+// modelOrder is the order models appear in tables and legends.
+var modelOrder = []string{"process", "thread", "thread-gil", "loop", "goroutine"}
+
+func modelRank(m string) int {
+	if i := slices.Index(modelOrder, m); i >= 0 {
+		return i
+	}
+	return len(modelOrder)
+}
+
+// experiments groups a run's cells by experiment, in the summary's order.
+func experiments(d *rundir.Dir) []*Experiment {
+	desc := map[string]string{}
+	if m, err := matrix.Parse(d.Run.Matrix.File, []byte(d.Run.Matrix.Text)); err == nil {
+		for _, x := range m.Experiments {
+			desc[x.Name] = x.Description
+		}
+	}
+	var out []*Experiment
+	byName := map[string]*Experiment{}
+	used := map[string]bool{"index": true}
+	for i := range d.Summary.Cells {
+		c := &d.Summary.Cells[i]
+		x := byName[c.Experiment]
+		if x == nil {
+			x = &Experiment{Name: c.Experiment, Description: desc[c.Experiment], Workload: c.Workload}
+			x.File = unique(slug(c.Experiment), used) + ".html"
+			byName[c.Experiment] = x
+			out = append(out, x)
+		}
+		x.Cells = append(x.Cells, c)
+	}
+	for _, x := range out {
+		sort.SliceStable(x.Cells, func(i, j int) bool { return modelRank(x.Cells[i].Model) < modelRank(x.Cells[j].Model) })
+		x.Varying, x.Fixed = varying(x.Cells)
+		x.Flags = flags(d, x)
+	}
+	return out
+}
+
+// varying splits the parameters of cells into those that take more than
+// one value and "k=v" of those that do not, in the order of the cell names.
+func varying(cells []*rundir.Cell) (vary, fixed []string) {
+	vals := map[string]map[string]bool{}
+	var keys []string
+	for _, c := range cells {
+		for _, k := range paramOrder(c) {
+			if vals[k] == nil {
+				vals[k] = map[string]bool{}
+				keys = append(keys, k)
+			}
+			vals[k][c.Params[k]] = true
+		}
+	}
+	for _, k := range keys {
+		if len(vals[k]) > 1 {
+			vary = append(vary, k)
+		} else {
+			for v := range vals[k] {
+				fixed = append(fixed, k+"="+v)
+			}
+		}
+	}
+	return vary, fixed
+}
+
+// paramOrder lists a cell's parameters in the order its name gives them
+// (the matrix's order), then any others sorted.
+func paramOrder(c *rundir.Cell) []string {
+	var keys []string
+	for _, part := range strings.Split(c.Name, "/") {
+		if k, _, ok := strings.Cut(part, "="); ok && k != "model" {
+			if _, in := c.Params[k]; in && !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	var rest []string
+	for k := range c.Params {
+		if !slices.Contains(keys, k) {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	return append(keys, rest...)
+}
+
+// combo is the label of a cell's varying parameters, "workers=2, split=x".
+func combo(c *rundir.Cell, keys []string) string {
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+"="+c.Params[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// HighCV is the coefficient of variation above which a cell's time is
+// flagged as noisy (as lab run warns).
+const HighCV = 0.05
+
+// flags lists what a reader should know about an experiment's cells.
+func flags(d *rundir.Dir, x *Experiment) []string {
+	var out []string
+	for _, c := range x.Cells {
+		if c.Status != rundir.OK {
+			msg := fmt.Sprintf("%s: %s", c.Name, c.Status)
+			if c.Error != "" {
+				msg += ": " + c.Error
+			}
+			out = append(out, msg)
+			continue
+		}
+		m, ok := c.Metrics["sec/op"]
+		if !ok {
+			out = append(out, c.Name+": no sec/op samples")
+			continue
+		}
+		if m.Stats.CV > HighCV {
+			out = append(out, fmt.Sprintf("%s: time varies, CV %.1f%% > %.0f%%", c.Name, 100*m.Stats.CV, 100*HighCV))
+		}
+		for _, o := range m.Stats.Outliers {
+			out = append(out, fmt.Sprintf("%s: sample %d (%s) is a %s outlier (Tukey's fences); kept", c.Name, o.Index+1, fmtUnit("sec/op", o.Value), o.Kind))
+		}
+		if m.Stats.CILo == nil {
+			out = append(out, fmt.Sprintf("%s: %d samples, too few for a 95%% CI of the median", c.Name, m.Stats.N))
+		}
+	}
+	return out
+}

@@ -1,0 +1,140 @@
+package report
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"concurrency-lab/harness/rundir"
+	"concurrency-lab/harness/stats"
+)
+
+// synthExp is one experiment of a synthetic run, shaped like the default
+// matrix.
+type synthExp struct {
+	name, workload string
+	models         []string
+	params         [][2]string // fixed
+	vary           string      // one varying parameter
+	values         []int
+	vary2          string
+	values2        []string
+}
+
+var synthMatrix = []synthExp{
+	{"article", "primes", []string{"process", "thread", "thread-gil", "loop", "goroutine"}, [][2]string{{"split", "replicate"}, {"n", "100000"}, {"start", "cold"}}, "workers", []int{2}, "", nil},
+	{"scaling", "primes", []string{"process", "thread", "thread-gil", "loop", "goroutine"}, [][2]string{{"n", "100000"}, {"start", "warm"}}, "workers", []int{1, 2, 4}, "split", []string{"replicate", "partition"}},
+	{"sleep", "sleep", []string{"thread", "loop", "goroutine"}, [][2]string{{"sleep_ms", "100"}, {"workers", "0"}, {"start", "warm"}}, "tasks", []int{10, 100, 1000, 10000}, "", nil},
+	{"sleep-process", "sleep", []string{"process"}, [][2]string{{"sleep_ms", "100"}, {"workers", "0"}, {"start", "warm"}}, "tasks", []int{10, 100, 1000}, "", nil},
+	{"pipeline-small", "pipeline", []string{"process", "thread", "loop", "goroutine"}, [][2]string{{"stages", "3"}, {"messages", "20000"}, {"start", "warm"}}, "payload_bytes", []int{64, 4096}, "", nil},
+	{"pipeline-large", "pipeline", []string{"process", "thread", "loop", "goroutine"}, [][2]string{{"stages", "3"}, {"messages", "1000"}, {"start", "warm"}}, "payload_bytes", []int{65536, 1048576}, "", nil},
+}
+
+// writeSynthRun writes a complete, plausible run directory (66 cells, 6
+// seeded samples each) under root/<hwID>/<runID>, with the given hostname
+// and CPU model (data that the pages must escape).
+func writeSynthRun(t testing.TB, root, hwID, runID, hostname, cpuModel string, seed uint64) string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	dir := filepath.Join(root, hwID, runID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC).Add(time.Duration(seed) * time.Hour)
+	run := rundir.Run{Schema: rundir.Schema, ID: runID, Seed: int64(seed), Rounds: 6, Started: started, Ended: started.Add(8 * time.Minute), Complete: true, Cells: 66}
+	run.Hardware.ID = hwID
+	run.Hardware.Detected.Hostname = hostname
+	run.Hardware.Detected.CPUModel = cpuModel
+	run.Hardware.Detected.UsableCPUs, run.Hardware.Detected.LogicalCPUs = 2, 2
+	run.Software.GoVersion, run.Software.Commit = "go1.26.8", "0123456789abcdef"
+	run.Matrix.File = "experiments.toml"
+	run.Matrix.Text = "# synthetic\n"
+	var sum rundir.Summary
+	sum.Schema = rundir.Schema
+	for _, x := range synthMatrix {
+		v2 := x.values2
+		if v2 == nil {
+			v2 = []string{""}
+		}
+		for _, m := range x.models {
+			for _, b := range v2 {
+				for _, v := range x.values {
+					params := map[string]string{x.vary: strconv.Itoa(v)}
+					name := x.name + "/model=" + m
+					if x.vary2 != "" {
+						params[x.vary2] = b
+						name += "/" + x.vary2 + "=" + b
+					}
+					for _, p := range x.params {
+						params[p[0]] = p[1]
+						name += "/" + p[0] + "=" + p[1]
+					}
+					name += "/" + x.vary + "=" + strconv.Itoa(v)
+					sum.Cells = append(sum.Cells, synthCell(rng, x, m, name, params, v))
+				}
+			}
+		}
+	}
+	if err := rundir.WriteJSON(filepath.Join(dir, rundir.RunFile), run); err != nil {
+		t.Fatal(err)
+	}
+	if err := rundir.WriteJSON(filepath.Join(dir, rundir.SummaryFile), sum); err != nil {
+		t.Fatal(err)
+	}
+	if err := rundir.WriteFile(filepath.Join(dir, rundir.BenchFile), []byte("goos: linux\n")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func synthCell(rng *rand.Rand, x synthExp, model, name string, params map[string]string, v int) rundir.Cell {
+	base := 1.5
+	switch x.workload {
+	case "primes":
+		if model == "loop" || model == "thread-gil" {
+			base *= float64(v)
+		} else if v > 2 {
+			base *= float64(v) / 2
+		}
+		if params["split"] == "partition" {
+			base /= float64(v)
+		}
+	case "sleep":
+		base = 0.1 * (1 + float64(v)/1e5)
+	case "pipeline":
+		base = float64(v) * 1e-6
+	}
+	metrics := map[string][]float64{}
+	for i := 0; i < 6; i++ {
+		s := base * (1 + 0.02*rng.NormFloat64())
+		metrics["sec/op"] = append(metrics["sec/op"], s)
+		metrics["cpu-sec/op"] = append(metrics["cpu-sec/op"], s*1.9)
+		metrics["peak-rss-B"] = append(metrics["peak-rss-B"], (10+float64(v)/100)*(1<<20)*(1+0.05*rng.Float64()))
+		metrics["procs"] = append(metrics["procs"], 1)
+		metrics["threads"] = append(metrics["threads"], 2)
+		if x.workload == "pipeline" {
+			metrics["B/s"] = append(metrics["B/s"], float64(v)*1000/s)
+		} else {
+			metrics["tasks/s"] = append(metrics["tasks/s"], float64(v)/s)
+		}
+	}
+	c := rundir.Cell{Name: name, Experiment: x.name, Workload: x.workload, Model: model, Params: params, Status: rundir.OK, Reps: 6, Metrics: map[string]rundir.Metric{}}
+	for u, s := range metrics {
+		c.Metrics[u] = rundir.Metric{Samples: s, Stats: stats.Summarize(s)}
+	}
+	return c
+}
+
+func synthResults(t testing.TB, runs int) string {
+	t.Helper()
+	root := t.TempDir()
+	for i := range runs {
+		hw := fmt.Sprintf("machine-%d", i%2)
+		writeSynthRun(t, root, hw, fmt.Sprintf("20261125T%02d0000Z", i), "host", "Synthetic CPU", uint64(i+1))
+	}
+	return root
+}

@@ -1,0 +1,216 @@
+package report
+
+import (
+	"fmt"
+	"html/template"
+	"sort"
+	"strings"
+
+	"concurrency-lab/harness/claims"
+	"concurrency-lab/harness/report/plots"
+	"concurrency-lab/harness/rundir"
+)
+
+var funcs = template.FuncMap{
+	"modelColor": plots.ModelCSS,
+	"bytes":      func(b uint64) string { return fmtUnit("B", float64(b)) },
+	"num":        fmtNum,
+	"verdictClass": func(v claims.Verdict) string {
+		return map[claims.Verdict]string{claims.Holds: "holds", claims.DoesNotHold: "fails", claims.Inconclusive: "unsure"}[v]
+	},
+	"quantity":  fmtQuantity,
+	"ratio":     fmtRatio,
+	"reproduce": reproduce,
+	"time":      func(t interface{ Format(string) string }) string { return t.Format("2006-01-02 15:04:05 MST") },
+	"anchor":    anchor,
+	"join":      strings.Join,
+}
+
+// anchor is the id of a cell's row on its experiment page.
+func anchor(cell string) string { return "cell-" + slug(cell) }
+
+type expView struct {
+	Run  *Run
+	X    *Experiment
+	Rows []cellRow
+}
+
+// cellRow is one line of an experiment's table.
+type cellRow struct {
+	Name, Anchor, Model, Params, Status, Error string
+	Median, CI, CV, N                          string
+	Procs, Threads, RSS, Throughput, CPU       string
+	Flagged                                    bool
+}
+
+func rows(x *Experiment) []cellRow {
+	var out []cellRow
+	for _, c := range x.Cells {
+		r := cellRow{Name: c.Name, Anchor: anchor(c.Name), Model: c.Model, Params: combo(c, paramOrder(c)), Status: c.Status, Error: c.Error}
+		if m, ok := c.Metrics["sec/op"]; ok {
+			r.Median = fmtUnit("sec/op", m.Stats.Median)
+			r.CI = "—"
+			if m.Stats.CILo != nil && m.Stats.CIHi != nil {
+				r.CI = fmt.Sprintf("[%s, %s]", fmtUnit("sec/op", *m.Stats.CILo), fmtUnit("sec/op", *m.Stats.CIHi))
+			}
+			r.CV = fmt.Sprintf("%.1f%%", 100*m.Stats.CV)
+			r.N = fmt.Sprint(m.Stats.N)
+			r.Flagged = m.Stats.CV > HighCV || len(m.Stats.Outliers) > 0 || m.Stats.CILo == nil
+		}
+		r.Flagged = r.Flagged || c.Status != rundir.OK
+		med := func(unit string) string {
+			if m, ok := c.Metrics[unit]; ok && m.Stats.N > 0 {
+				return fmtUnit(unit, m.Stats.Median)
+			}
+			return "—"
+		}
+		r.Procs, r.Threads, r.RSS, r.CPU = med("procs"), med("threads"), med("peak-rss-B"), med("cpu-sec/op")
+		r.Throughput = med("B/s")
+		if r.Throughput == "—" {
+			r.Throughput = med("tasks/s")
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func fmtQuantity(q claims.Quantity) string {
+	s := fmtUnit(q.Unit, q.Median)
+	if q.HasCI && (q.Lo != q.Median || q.Hi != q.Median) {
+		s += fmt.Sprintf(" [%s, %s]", fmtUnit(q.Unit, q.Lo), fmtUnit(q.Unit, q.Hi))
+	}
+	if q.N > 0 {
+		s += fmt.Sprintf(", n = %d", q.N)
+	}
+	return s
+}
+
+func fmtRatio(c claims.Comparison) string {
+	if c.Ratio == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%s [%s, %s]", fmtNum(c.Ratio.Point), fmtNum(c.Ratio.Lo), fmtNum(c.Ratio.Hi))
+}
+
+// claimView is one claim with its verdict on every machine.
+type claimView struct {
+	Claim *claims.Claim
+	Rows  []claimRow
+}
+
+type claimRow struct {
+	Machine string
+	Result  claims.Result
+	RunLink string // site path of the run judged
+	Comps   []compView
+}
+
+type compView struct {
+	claims.Comparison
+	ALinks, BLinks []link
+}
+
+type link struct{ Href, Text string }
+
+func (s *Site) claimViews() []claimView {
+	runByPath := map[string]*Run{}
+	for _, r := range s.Runs {
+		runByPath[r.Dir.Path] = r
+	}
+	var out []claimView
+	for i, c := range claims.All {
+		v := claimView{Claim: c}
+		for _, m := range s.Machines {
+			res := m.Claims[i]
+			row := claimRow{Machine: m.ID, Result: res}
+			if r := runByPath[res.RunPath]; r != nil {
+				row.RunLink = r.Path + "/index.html"
+				for _, cp := range res.Comparisons {
+					row.Comps = append(row.Comps, compView{cp, cellLinks(r, cp.A.Cells), cellLinks(r, cp.B.Cells)})
+				}
+			}
+			v.Rows = append(v.Rows, row)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// cellLinks links cell names to their rows on their experiment pages.
+func cellLinks(r *Run, names []string) []link {
+	var out []link
+	for _, n := range names {
+		for _, x := range r.Experiments {
+			for _, c := range x.Cells {
+				if c.Name == n {
+					out = append(out, link{r.Path + "/" + x.File + "#" + anchor(n), n})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// reproduce is the command that re-runs r: the same matrix (copied next to
+// the page), hardware declaration, seed and options, at the same commit.
+func reproduce(r *Run) string {
+	d := r.Dir.Run
+	var b strings.Builder
+	if d.Software.Commit != "" {
+		fmt.Fprintf(&b, "git checkout %s && make lab && \\\n  ", shellQuote(d.Software.Commit))
+	}
+	b.WriteString("bin/lab run --matrix ")
+	if r.Matrix {
+		b.WriteString(shellQuote(r.Path + "/experiments.toml"))
+	} else {
+		b.WriteString(shellQuote(d.Matrix.File))
+	}
+	if d.Hardware.Declared != nil {
+		b.WriteString(" --hardware " + shellQuote(d.Hardware.ID))
+	}
+	if d.Options.Force {
+		b.WriteString(" --force")
+	}
+	if d.Options.Only != "" {
+		b.WriteString(" --only " + shellQuote(d.Options.Only))
+	}
+	if d.Options.Reps > 0 {
+		fmt.Fprintf(&b, " --reps %d", d.Options.Reps)
+	}
+	if d.Options.Smoke {
+		b.WriteString(" --smoke")
+	}
+	fmt.Fprintf(&b, " --seed %d", d.Seed)
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./=:,+@", c)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// sortedModels lists the models of a run, for the colour key.
+func sortedModels(r *Run) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range r.Experiments {
+		for _, c := range x.Cells {
+			if !seen[c.Model] {
+				seen[c.Model] = true
+				out = append(out, c.Model)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return modelRank(out[i]) < modelRank(out[j]) })
+	return out
+}
