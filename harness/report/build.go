@@ -162,6 +162,18 @@ func (s *Site) write(dir string) (*Built, error) {
 	if err := page("methodology", "methodology.html", "Methodology", s); err != nil {
 		return nil, err
 	}
+	cv := s.compare()
+	for _, p := range cv.Pairs {
+		if p.Chart != nil {
+			if err := writeFile(filepath.Join(dir, filepath.FromSlash(p.Chart.File)), p.Chart.svg); err != nil {
+				return nil, err
+			}
+			b.Charts++
+		}
+	}
+	if err := page("compare", "compare.html", "Compare machines", cv); err != nil {
+		return nil, err
+	}
 	for _, r := range s.Runs {
 		if err := s.writeRun(dir, r, page); err != nil {
 			return nil, err
@@ -224,7 +236,7 @@ type pageData struct {
 	Page  any
 }
 
-var pageNames = []string{"index", "claims", "methodology", "run", "experiment"}
+var pageNames = []string{"index", "claims", "methodology", "compare", "run", "experiment"}
 
 func templates() (map[string]*template.Template, error) {
 	base, err := template.New("").Funcs(funcs).ParseFS(assets, "templates/layout.html")

@@ -1,0 +1,212 @@
+package report
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"concurrency-lab/harness/diff"
+	"concurrency-lab/harness/report/plots"
+)
+
+// compareView is what compare.html shows: one comparison per pair of
+// machines.
+type compareView struct {
+	Machines  int
+	Options   diff.Options
+	Verdicts  []string // the order counts are shown in
+	Pairs     []*Pair
+	Threshold string // the options' threshold, "5%"
+}
+
+// Pair is the diff of two machines' chosen runs, B against A (A < B by id).
+type Pair struct {
+	A, B         *Machine
+	RunA, RunB   *Run
+	WhyA, WhyB   string // how the run was chosen, when not a complete full run
+	Anchor       string // the pair's id on the page
+	Result       *diff.Result
+	Err          string // when the diff could not be computed
+	Setting      []settingRow
+	Counts       []count
+	Experiments  []diff.Geomean
+	Models       []diff.Geomean
+	All          *diff.Geomean
+	Rows         []compareRow
+	Chart        *Chart
+	ChartProblem string
+}
+
+type settingRow struct{ Path, A, B string }
+
+type count struct {
+	Verdict, Class string
+	N              int
+}
+
+// compareRow is one cell of a pair's table.
+type compareRow struct {
+	Name, Verdict, Class, Reason string
+	A, B, Ratio, PAdj            string
+	Underpowered                 bool
+}
+
+// latestRun picks the run of m to compare: its newest complete run that is
+// not a smoke run, else its newest complete run, else its newest run; why
+// says which fallback was taken ("" for none).
+func latestRun(m *Machine) (r *Run, why string) {
+	for _, r := range m.Runs { // newest first
+		if r.Dir.Run.Complete && !r.Dir.Run.Options.Smoke {
+			return r, ""
+		}
+	}
+	for _, r := range m.Runs {
+		if r.Dir.Run.Complete {
+			return r, "no complete full-size run: this is the newest complete smoke run (sizes capped, not a measurement)"
+		}
+	}
+	return m.Runs[0], "no complete run: this is the newest run, incomplete"
+}
+
+// compareOptions are the options of every machine comparison: diff's
+// defaults, with the site's seed for the bootstrap so that a rebuild gives
+// the same intervals.
+func (s *Site) compareOptions() diff.Options {
+	o := diff.DefaultOptions
+	o.Seed = s.Seed
+	return o
+}
+
+// compare diffs the chosen runs of every pair of machines and draws each
+// pair's ratio chart.
+func (s *Site) compare() compareView {
+	v := compareView{Machines: len(s.Machines), Options: s.compareOptions(),
+		Verdicts: []string{diff.Slower, diff.Faster, diff.Same, diff.Unsure, diff.Untestable}}
+	v.Threshold = strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", 100*v.Options.Threshold), "0"), ".") + "%"
+	ms := slices.Clone(s.Machines)
+	slices.SortFunc(ms, func(a, b *Machine) int { return cmp.Compare(a.ID, b.ID) })
+	used := map[string]bool{}
+	for i, a := range ms {
+		for _, b := range ms[i+1:] {
+			p := &Pair{A: a, B: b, Anchor: unique("pair-"+slug(a.ID)+"-vs-"+slug(b.ID), used)}
+			p.RunA, p.WhyA = latestRun(a)
+			p.RunB, p.WhyB = latestRun(b)
+			p.diff(v.Options, v.Verdicts)
+			v.Pairs = append(v.Pairs, p)
+		}
+	}
+	return v
+}
+
+func (p *Pair) diff(o diff.Options, verdicts []string) {
+	res, err := diff.Compare(p.RunA.Dir, p.RunB.Dir, o)
+	if err != nil {
+		p.Err = err.Error()
+		return
+	}
+	p.Result = res
+	for _, c := range res.Setting {
+		p.Setting = append(p.Setting, settingRow{c.Path, jsonText(c.A), jsonText(c.B)})
+	}
+	for _, v := range verdicts {
+		if n := res.Counts[v]; n > 0 {
+			p.Counts = append(p.Counts, count{v, verdictClass(v), n})
+		}
+	}
+	for _, g := range res.Geomeans {
+		switch g.By {
+		case "experiment":
+			p.Experiments = append(p.Experiments, g)
+		case "model":
+			p.Models = append(p.Models, g)
+		case "all":
+			p.All = &g
+		}
+	}
+	slices.SortStableFunc(p.Models, func(a, b diff.Geomean) int { return cmp.Compare(modelRank(a.Key), modelRank(b.Key)) })
+
+	labels := cellLabels(p.RunA)
+	var bars []plots.Ratio
+	for _, c := range res.Cells {
+		row := compareRow{Name: c.Name, Verdict: c.Verdict, Class: verdictClass(c.Verdict), Reason: c.Reason,
+			A: sideText(res.Metric, c.A), B: sideText(res.Metric, c.B), Ratio: "—", PAdj: "—", Underpowered: c.Underpowered}
+		bar := plots.Ratio{Label: labels[c.Name], Model: c.Model}
+		if bar.Label == "" {
+			bar.Label = c.Name
+		}
+		if c.Ratio != nil {
+			row.Ratio = fmt.Sprintf("%s [%s, %s]", fmtNum(c.Ratio.Point), fmtNum(c.Ratio.Lo), fmtNum(c.Ratio.Hi))
+			bar.Point, bar.Lo, bar.Hi, bar.OK = c.Ratio.Point, c.Ratio.Lo, c.Ratio.Hi, true
+		}
+		if c.PAdj != nil {
+			row.PAdj = fmt.Sprintf("%.3g", *c.PAdj)
+		}
+		p.Rows = append(p.Rows, row)
+		bars = append(bars, bar)
+	}
+	if len(bars) == 0 {
+		p.ChartProblem = "no cells in common: nothing to chart"
+		return
+	}
+	title := fmt.Sprintf("%s / %s: %s ratio per cell", p.B.ID, p.A.ID, res.Metric)
+	svg, err := plots.Ratios(title, fmt.Sprintf("ratio of medians B/A (%s; log scale; > 1: B is slower)", res.Metric), bars)
+	if err != nil {
+		p.ChartProblem = "chart not drawn: " + err.Error()
+		return
+	}
+	p.Chart = &Chart{File: "compare/" + p.Anchor + ".svg", Title: title,
+		Alt: "Ratio of B's median to A's per cell, with its 95% bootstrap CI as a horizontal bar, on a log scale with a dashed line at 1", svg: svg}
+}
+
+// cellLabels names a run's cells for the chart: experiment, model and the
+// experiment's varying parameters (the fixed ones are the same on every row).
+func cellLabels(r *Run) map[string]string {
+	out := map[string]string{}
+	for _, x := range r.Experiments {
+		for _, c := range x.Cells {
+			l := x.Name + " " + c.Model
+			if len(x.Varying) > 0 {
+				l += " " + combo(c, x.Varying)
+			}
+			out[c.Name] = l
+		}
+	}
+	return out
+}
+
+func verdictClass(v string) string {
+	if v == diff.Unsure {
+		return "unsure"
+	}
+	return v
+}
+
+// sideText is a side's median with its 95% CI, "—" without samples.
+func sideText(metric string, s diff.Side) string {
+	if s.Median == nil {
+		return "—"
+	}
+	t := fmtUnit(metric, *s.Median)
+	if s.CILo != nil && s.CIHi != nil {
+		t += fmt.Sprintf(" [%s, %s]", fmtUnit(metric, *s.CILo), fmtUnit(metric, *s.CIHi))
+	}
+	return t + fmt.Sprintf(", n = %d", s.N)
+}
+
+// jsonText shows a setting's JSON value compactly: a string unquoted, an
+// absent value as "(none)".
+func jsonText(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "(none)"
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if s == "" {
+			return `""`
+		}
+		return s
+	}
+	return string(raw)
+}
