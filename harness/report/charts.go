@@ -158,6 +158,11 @@ func (x *Experiment) charts() {
 		if unit == "tasks/s" && hasUnit(x.Cells, "B/s") {
 			continue // one throughput chart is enough
 		}
+		if unit == "tasks/s" && x.Workload == "primes" {
+			// A primes "task" is one worker's whole count: its rate is
+			// the time chart upside down, and says nothing more.
+			continue
+		}
 		if hasUnit(x.Cells, unit) {
 			x.dots(unit, add)
 		}
