@@ -2,12 +2,18 @@ package hw
 
 import "golang.org/x/sys/unix"
 
-// usableCPUs counts the CPUs in this thread's affinity mask (a container or
+// UsableCPUs lists the CPUs in this thread's affinity mask (a container or
 // taskset may allow fewer than the machine has).
-func usableCPUs() int {
+func UsableCPUs() ([]int, error) {
 	var set unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &set); err != nil {
-		return 0
+		return nil, err
 	}
-	return set.Count()
+	var cpus []int
+	for c := 0; len(cpus) < set.Count(); c++ {
+		if set.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus, nil
 }

@@ -4,4 +4,11 @@ package hw
 
 import "runtime"
 
-func usableCPUs() int { return runtime.NumCPU() }
+// UsableCPUs lists CPUs 0 … NumCPU−1 where affinity masks are not read.
+func UsableCPUs() ([]int, error) {
+	cpus := make([]int, runtime.NumCPU())
+	for i := range cpus {
+		cpus[i] = i
+	}
+	return cpus, nil
+}

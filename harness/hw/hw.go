@@ -59,7 +59,9 @@ func Detect(ctx context.Context) (Machine, error) {
 	}
 	m.LogicalCPUs, _ = cpu.CountsWithContext(ctx, true)
 	m.PhysicalCores, _ = cpu.CountsWithContext(ctx, false)
-	m.UsableCPUs = usableCPUs()
+	if cpus, err := UsableCPUs(); err == nil {
+		m.UsableCPUs = len(cpus)
+	}
 	if vm, err := mem.VirtualMemoryWithContext(ctx); err == nil {
 		m.MemoryBytes = vm.Total
 	}

@@ -180,7 +180,8 @@ func (s *state) finished() int {
 	return n
 }
 
-// pending lists the cells that need another sample.
+// pending lists the cells that need another sample, and marks OK the cells
+// that have all they need (so a cell's status settles the moment it is known).
 func (s *state) pending() []int {
 	var out []int
 	for i, c := range s.cells {
@@ -343,7 +344,7 @@ func (p *parse) stdout(r io.Reader) {
 				p.msgs = map[string][]string{}
 			}
 			p.msgs[p.failing] = append(p.msgs[p.failing], strings.TrimSpace(line))
-		case configRe(line):
+		case isConfigLine(line):
 			p.s.mu.Lock()
 			if !slices.Contains(p.s.header, line) {
 				p.s.header = append(p.s.header, line)
@@ -356,7 +357,9 @@ func (p *parse) stdout(r io.Reader) {
 	}
 }
 
-func configRe(line string) bool {
+// isConfigLine reports a configuration line go test prints before its
+// results (benchfmt keeps them with the results that follow).
+func isConfigLine(line string) bool {
 	for _, k := range []string{"goos: ", "goarch: ", "pkg: ", "cpu: "} {
 		if strings.HasPrefix(line, k) {
 			return true
@@ -366,16 +369,11 @@ func configRe(line string) bool {
 }
 
 // cellName maps "BenchmarkLab/<name>[-N]" to a known cell name.
+// (go test omits the suffix when GOMAXPROCS is 1.)
 func (p *parse) cellName(bench string) (string, bool) {
-	name := strings.TrimPrefix(bench, "BenchmarkLab/")
-	if _, ok := p.s.byName[name]; ok {
-		return name, true
-	}
-	if i := strings.LastIndexByte(name, '-'); i > 0 {
-		if _, err := strconv.Atoi(name[i+1:]); err == nil {
-			if _, ok := p.s.byName[name[:i]]; ok {
-				return name[:i], true
-			}
+	for _, name := range []string{strings.TrimPrefix(bench, "BenchmarkLab/"), trimProcs(strings.TrimPrefix(bench, "BenchmarkLab/"))} {
+		if _, ok := p.s.byName[name]; ok {
+			return name, true
 		}
 	}
 	return "", false

@@ -61,22 +61,3 @@ func cmpOr(err error, s string) any {
 	}
 	return s
 }
-
-func TestParseHWM(t *testing.T) {
-	tests := []struct {
-		in   string
-		want uint64
-		ok   bool
-	}{
-		{"Name:\tx\nVmPeak:\t  9 kB\nVmHWM:\t    2144 kB\nVmRSS:\t 1 kB\n", 2144 << 10, true},
-		{"Name:\tx\nVmHWM:\t7 kB", 7 << 10, true},
-		{"Name:\tx\nVmRSS:\t 1 kB\n", 0, false},
-		{"Name:\tx\nVmHWM:\t 1 MB\n", 0, false},
-	}
-	for _, tt := range tests {
-		got, err := parseHWM([]byte(tt.in))
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("parseHWM(%q) = %d, %v; want %d (ok %v)", tt.in, got, err, tt.want, tt.ok)
-		}
-	}
-}

@@ -2,17 +2,16 @@ package process
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
-	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"concurrency-lab/experiments/internal/osmeter"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 )
@@ -112,10 +111,11 @@ func servePool(faults bool) error {
 		writeText(replies, kFail, err.Error()) // best effort: the error also goes to stderr
 		return err
 	}
-	m, err := openMeter()
+	m, err := osmeter.OpenMeter()
 	if err != nil {
 		return fail(err)
 	}
+	defer m.Close()
 	pid, tid := uint64(os.Getpid()), uint64(unix.Gettid())
 	if err := writeFrame(replies, kHello, pid, tid, cpuTime()); err != nil {
 		return fmt.Errorf("hello: %w", err)
@@ -133,7 +133,7 @@ func servePool(faults bool) error {
 			return fail(fmt.Errorf("job %v without flags", f.kind))
 		}
 		if f.vals[0]&flagResetPeak != 0 {
-			if err := m.resetPeak(); err != nil {
+			if err := m.ResetPeak(); err != nil {
 				return fail(err)
 			}
 		}
@@ -158,7 +158,7 @@ func servePool(faults bool) error {
 		default:
 			return fail(fmt.Errorf("unknown job %v", f.kind))
 		}
-		peak, err := m.peak()
+		peak, err := peakRSS(m)
 		if err != nil {
 			return fail(err)
 		}
@@ -201,16 +201,17 @@ func serveStage(faults bool) error {
 	if faultKind != 0 && !faults {
 		return fail(fmt.Errorf("test-only fault %v refused: %s is not 1", faultKind, envFaults))
 	}
-	m, err := openMeter()
+	m, err := osmeter.OpenMeter()
 	if err != nil {
 		return fail(err)
 	}
+	defer m.Close()
 	buf := make([]byte, size)
 	pid, tid := uint64(os.Getpid()), uint64(unix.Gettid())
 	if err := writeFrame(ctl, kHello, pid, tid, cpuTime()); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
-	if err := m.resetPeak(); err != nil {
+	if err := m.ResetPeak(); err != nil {
 		return fail(err)
 	}
 	for n := 0; ; n++ {
@@ -228,14 +229,14 @@ func serveStage(faults bool) error {
 			return fail(neighbourGone(fmt.Errorf("writing payload %d: %w", n, err)))
 		}
 		if (n+1)%messages == 0 {
-			peak, err := m.peak()
+			peak, err := peakRSS(m)
 			if err != nil {
 				return fail(err)
 			}
 			if err := writeFrame(ctl, kDone, uint64(messages), pid, tid, cpuTime(), peak); err != nil {
 				return fmt.Errorf("usage report: %w", err)
 			}
-			if err := m.resetPeak(); err != nil {
+			if err := m.ResetPeak(); err != nil {
 				return fail(err)
 			}
 		}
@@ -270,69 +271,14 @@ func nanosleep(d time.Duration) {
 
 // cpuTime is the user+system CPU time this process has used, in ns.
 func cpuTime() uint64 {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return uint64(ru.Utime.Nano() + ru.Stime.Nano())
+	d, _ := osmeter.CPU(unix.RUSAGE_SELF)
+	return uint64(d)
 }
 
-// meter reads this process's peak RSS. ru_maxrss cannot serve: it is a
-// lifetime peak, and after a vfork-style exec it even includes the parent's.
-// VmHWM in /proc/self/status is the peak of this process's own memory, and
-// writing "5" to /proc/self/clear_refs resets it to the current RSS.
-type meter struct {
-	status, clearRefs int // open fds, kept for the life of the worker
-	buf               []byte
-}
-
-func openMeter() (*meter, error) {
-	status, err := unix.Open("/proc/self/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("peak RSS: %w", err)
-	}
-	clearRefs, err := unix.Open("/proc/self/clear_refs", unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		unix.Close(status)
-		return nil, fmt.Errorf("peak RSS: %w", err)
-	}
-	return &meter{status: status, clearRefs: clearRefs, buf: make([]byte, 8192)}, nil
-}
-
-func (m *meter) resetPeak() error {
-	if _, err := unix.Write(m.clearRefs, []byte("5")); err != nil {
-		return fmt.Errorf("resetting the peak RSS: %w", err)
-	}
-	return nil
-}
-
-// peak returns VmHWM in bytes.
-func (m *meter) peak() (uint64, error) {
-	n, err := unix.Pread(m.status, m.buf, 0)
-	if err != nil {
-		return 0, fmt.Errorf("peak RSS: %w", err)
-	}
-	return parseHWM(m.buf[:n])
-}
-
-// parseHWM finds "VmHWM:   1234 kB" in the text of /proc/<pid>/status.
-func parseHWM(status []byte) (uint64, error) {
-	const key = "\nVmHWM:"
-	i := bytes.Index(status, []byte(key))
-	if i < 0 {
-		return 0, errors.New("peak RSS: no VmHWM in /proc/self/status")
-	}
-	line := status[i+len(key):]
-	if j := bytes.IndexByte(line, '\n'); j >= 0 {
-		line = line[:j]
-	}
-	f := bytes.Fields(line)
-	if len(f) != 2 || string(f[1]) != "kB" {
-		return 0, fmt.Errorf("peak RSS: VmHWM line %q; want \"<n> kB\"", line)
-	}
-	kb, err := strconv.ParseUint(string(f[0]), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("peak RSS: VmHWM: %w", err)
-	}
-	return kb << 10, nil
+// peakRSS reads the worker's peak RSS through m for a reply frame. (getrusage's
+// ru_maxrss cannot serve: it is a lifetime peak, and after a vfork-style exec
+// it even includes the parent's.)
+func peakRSS(m *osmeter.Meter) (uint64, error) {
+	p, err := m.Peak()
+	return uint64(p), err
 }

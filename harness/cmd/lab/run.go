@@ -89,7 +89,7 @@ func runCmd(ctx context.Context, args []string) error {
 			return usageError{fmt.Errorf("run: --hardware %q is not declared in %s (declared: %s)", *hardware, *matrixPath, declared(m))}
 		}
 		o.HardwareID, o.Declared = *hardware, &d
-		usable, err := usableCPUs()
+		usable, err := hw.UsableCPUs()
 		if err != nil {
 			return err
 		}
