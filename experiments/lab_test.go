@@ -32,6 +32,14 @@ func TestMain(m *testing.M) {
 //	cpu-ns/op    user+system CPU time of every process involved, per execution
 //	tasks/s      primes (one task per worker) and sleep throughput
 //	MB/s         pipeline payload throughput (from b.SetBytes)
+//	peak-waiting sleep: the most tasks inside their wait at the same moment
+//	             (measured from each task's recorded wait, not assumed)
+//	gil-switches/s  thread-gil: GIL hand-overs per second of timed region
+//
+// threads counts the distinct OS threads that ran at least one task: in a
+// sleep cell whose workers cannot all start before the first ones finish,
+// early workers take further tasks and the count (and peak-waiting) falls
+// below the number of tasks.
 //
 // `lab run` instead names the cells, in the order of its round, in a JSON file
 // ($LAB_CELLS, a list of matrix.Cell); each cell is then announced on stderr
@@ -92,6 +100,12 @@ func benchCell(b *testing.B, c matrix.Cell) {
 	b.ReportMetric(float64(s.CPU.Nanoseconds())/float64(s.N), "cpu-ns/op")
 	if c.Workload != "pipeline" {
 		b.ReportMetric(s.Units/s.Elapsed.Seconds(), "tasks/s")
+	}
+	if c.Workload == "sleep" {
+		b.ReportMetric(float64(s.PeakWaiting), "peak-waiting")
+	}
+	if s.GILSwitches >= 0 {
+		b.ReportMetric(float64(s.GILSwitches)/s.Elapsed.Seconds(), "gil-switches/s")
 	}
 }
 

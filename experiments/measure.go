@@ -11,6 +11,7 @@ import (
 	"concurrency-lab/experiments/internal/osmeter"
 	"concurrency-lab/experiments/matrix"
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/models/thread"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
@@ -25,7 +26,7 @@ type Timer interface {
 // Sample is what one call of Measure observed over n executions.
 type Sample struct {
 	N       int
-	Elapsed time.Duration // wall time of the timed region
+	Elapsed time.Duration // wall time of the timed regions, summed
 	// Procs and Threads are the most distinct processes and OS threads that
 	// did the work in one execution, as the workers recorded them.
 	Procs, Threads int
@@ -39,29 +40,63 @@ type Sample struct {
 	// Units is how many workload units the n executions did: tasks for
 	// primes (one per worker) and sleep, payload bytes for the pipeline.
 	Units float64
+	// PeakWaiting is, for the sleep workload, the most tasks that were
+	// inside their wait at the same moment in any one execution (from the
+	// spans the waiting code recorded); 0 for other workloads. A cell whose
+	// peak is below the job's concurrency did not wait "all at once".
+	PeakWaiting int
+	// Concurrency is how many tasks the sleep job asked to wait at once
+	// (its workers, or every task); 0 for other workloads.
+	Concurrency int
+	// GILSwitches is the number of GIL hand-overs during the timed
+	// executions, for the thread-gil model; -1 for models without a GIL.
+	GILSwitches int64
 }
+
+// gilExec is an Exec behind an emulated GIL (the thread-gil model).
+type gilExec interface{ GIL() *thread.GIL }
 
 // Measure runs cell c n times and verifies every execution. The timed region
 // is exactly what the cell's start parameter says: with start=warm the
 // workers are started before it and stopped after it; with start=cold each
-// execution starts and stops its own workers inside it. t's timer is stopped
-// on entry and running only during the timed region.
+// execution starts and stops its own workers inside it. Everything else —
+// verifying the result, reading the workers' resource usage, counting
+// concurrent waits — happens with the timer stopped. t's timer is stopped on
+// entry and running only during the timed regions.
+//
+// A warm Start gets the cell's timeout as its deadline, so that a worker
+// that hangs before it is ready fails the cell rather than the whole run.
 func Measure(ctx context.Context, c matrix.Cell, n int, t Timer) (Sample, error) {
 	t.StopTimer()
 	m, err := NewModel(c)
 	if err != nil {
 		return Sample{}, err
 	}
+	return measure(ctx, c, m, n, t)
+}
+
+// measure is Measure with the model given.
+func measure(ctx context.Context, c matrix.Cell, m model.Model, n int, t Timer) (Sample, error) {
+	t.StopTimer()
 	w, err := NewWork(c)
 	if err != nil {
 		return Sample{}, err
 	}
 	cold := c.Value("start") == "cold"
-	s := Sample{N: n, Units: float64(n) * units(w)}
+	s := Sample{N: n, Units: float64(n) * units(w), GILSwitches: -1}
+	if j, ok := w.(sleep.Job); ok {
+		s.Concurrency = j.Concurrency
+	}
 
 	var x model.Exec
 	if !cold {
-		if x, err = m.Start(ctx, w); err != nil {
+		startCtx, cancel := context.WithTimeout(ctx, c.Timeout)
+		x, err = m.Start(startCtx, w)
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				err = fmt.Errorf("not ready within %v (the cell's timeout): %w", c.Timeout, err)
+			}
 			return s, fmt.Errorf("%s: start: %w", c.Name(), err)
 		}
 		defer func() {
@@ -81,42 +116,24 @@ func Measure(ctx context.Context, c matrix.Cell, n int, t Timer) (Sample, error)
 
 	var childCPU time.Duration
 	var childPeak int64
-	t.StartTimer()
-	t0 := time.Now()
 	for i := range n {
-		runCtx, cancel := context.WithTimeout(ctx, c.Timeout)
-		if cold {
-			x, err = m.Start(runCtx, w)
-			if err != nil {
-				cancel()
-				t.StopTimer()
-				return s, fmt.Errorf("%s: execution %d: start: %w", c.Name(), i+1, err)
-			}
-		}
-		r0 := time.Now()
-		r, err := x.Run(runCtx)
-		if err == nil {
-			err = model.Verify(w, r, time.Since(r0))
-		}
-		cancel()
-		if cold {
-			err = errors.Join(err, x.Close())
-			x = nil
-		}
+		e, err := execute(ctx, c, m, w, x, t)
 		if err != nil {
-			t.StopTimer()
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 				err = fmt.Errorf("timed out after %v (the cell's timeout): %w", c.Timeout, err)
 			}
 			return s, fmt.Errorf("%s: execution %d: %w", c.Name(), i+1, err)
 		}
-		s.Procs = max(s.Procs, len(r.PIDs))
-		s.Threads = max(s.Threads, len(r.TIDs))
-		childCPU += r.ChildCPU
-		childPeak = max(childPeak, r.ChildPeakRSS)
+		s.Elapsed += e.elapsed
+		s.Procs = max(s.Procs, len(e.r.PIDs))
+		s.Threads = max(s.Threads, len(e.r.TIDs))
+		s.PeakWaiting = max(s.PeakWaiting, sleep.PeakWaiting(e.r.Waits))
+		childCPU += e.r.ChildCPU
+		childPeak = max(childPeak, e.r.ChildPeakRSS)
+		if e.gil >= 0 {
+			s.GILSwitches = max(s.GILSwitches, 0) + e.gil
+		}
 	}
-	s.Elapsed = time.Since(t0)
-	t.StopTimer()
 
 	self1, _ := osmeter.CPU(unix.RUSAGE_SELF)
 	kids1, _ := osmeter.CPU(unix.RUSAGE_CHILDREN)
@@ -135,6 +152,63 @@ func Measure(ctx context.Context, c matrix.Cell, n int, t Timer) (Sample, error)
 		s.CPU += childCPU
 	}
 	return s, nil
+}
+
+// execution is what one timed execution produced.
+type execution struct {
+	r       model.Result
+	elapsed time.Duration // the timed region: Run, plus Start and Close when cold
+	gil     int64         // GIL hand-overs during Run; -1 without a GIL
+}
+
+// execute times one execution of w: Run on the warm Exec x, or Start, Run
+// and Close when x is nil (cold). The result is verified, and the workers'
+// usage collected, with the timer stopped.
+func execute(ctx context.Context, c matrix.Cell, m model.Model, w model.Work, x model.Exec, t Timer) (e execution, err error) {
+	e.gil = -1
+	runCtx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	cold := x == nil
+	t.StartTimer()
+	t0 := time.Now()
+	if cold {
+		if x, err = m.Start(runCtx, w); err != nil {
+			t.StopTimer()
+			return e, fmt.Errorf("start: %w", err)
+		}
+	}
+	var switches0 int64
+	g, hasGIL := x.(gilExec)
+	hasGIL = hasGIL && g.GIL() != nil // the thread model without one answers nil
+	if hasGIL {
+		switches0 = g.GIL().Stats().Switches // an atomic load and a mutex: ~20 ns
+	}
+	r0 := time.Now()
+	e.r, err = x.Run(runCtx)
+	runTime := time.Since(r0)
+	e.elapsed = time.Since(t0)
+	t.StopTimer()
+	if hasGIL {
+		e.gil = g.GIL().Stats().Switches - switches0
+	}
+	if err == nil {
+		err = model.Verify(w, e.r, runTime)
+	}
+	if uc, ok := x.(model.UsageCollector); ok && err == nil {
+		var cpu time.Duration
+		var peak int64
+		cpu, peak, err = uc.CollectUsage(runCtx)
+		e.r.ChildCPU += cpu
+		e.r.ChildPeakRSS = max(e.r.ChildPeakRSS, peak)
+	}
+	if cold {
+		t.StartTimer()
+		t1 := time.Now()
+		err = errors.Join(err, x.Close())
+		e.elapsed += time.Since(t1)
+		t.StopTimer()
+	}
+	return e, err
 }
 
 // units is how much work one execution of w does, in the unit its

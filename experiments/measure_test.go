@@ -3,15 +3,18 @@ package experiments
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/perf/benchfmt"
 
 	"concurrency-lab/experiments/matrix"
+	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/models/process"
 	"concurrency-lab/experiments/models/thread"
@@ -80,6 +83,15 @@ func TestMeasure(t *testing.T) {
 			if s.N != 2 || s.Elapsed <= 0 || s.CPU <= 0 || s.PeakRSS <= 0 || s.Procs < 1 || s.Threads < 1 || s.Units <= 0 {
 				t.Errorf("sample %+v; want every field set", s)
 			}
+			if c.Workload == "sleep" && (s.PeakWaiting < 1 || s.PeakWaiting > s.Concurrency) {
+				t.Errorf("peak-waiting %d; want 1 to the job's concurrency, %d", s.PeakWaiting, s.Concurrency)
+			}
+			if (c.Model == "thread-gil") != (s.GILSwitches >= 0) {
+				t.Errorf("GIL switches %d for a %s cell; want ≥ 0 with a GIL and -1 without", s.GILSwitches, c.Model)
+			}
+			if c.Model == "thread-gil" && c.Workload == "primes" && c.Value("split") == "replicate" && s.GILSwitches == 0 {
+				t.Error("two threads counting primes behind one GIL never handed it over")
+			}
 		})
 	}
 	modeltest.NoChildren(t)
@@ -132,6 +144,12 @@ func TestBenchOutputParses(t *testing.T) {
 			} else {
 				need = append(need, "tasks/s")
 			}
+			if strings.HasPrefix(base, "Lab/sleep/") {
+				need = append(need, "peak-waiting")
+			}
+			if strings.Contains(base, "/model=thread-gil/") {
+				need = append(need, "gil-switches/s")
+			}
 			for _, u := range need {
 				if !slices.Contains(units, u) {
 					t.Errorf("%s: no %s in %v", name, u, units)
@@ -148,4 +166,49 @@ func TestBenchOutputParses(t *testing.T) {
 	if got == 0 {
 		t.Error("no results at all")
 	}
+}
+
+// TestPeakWaitingFallsShortWhenTasksCannotAllWaitAtOnce: 2000 threads each
+// asked to wait 0 ms (a nanosleep of microseconds) cannot all be inside their
+// wait at the same moment: releasing them takes a context switch each, far
+// longer than the wait. The measured peak is below the tasks asked for, as
+// the report then shows (rundir.Cell.Waiting flags it).
+func TestPeakWaitingFallsShortWhenTasksCannotAllWaitAtOnce(t *testing.T) {
+	c := matrix.Cell{Experiment: "short", Workload: "sleep", Model: "thread",
+		Params: []matrix.Param{{Key: "tasks", Value: "2000"}, {Key: "sleep_ms", Value: "0"},
+			{Key: "workers", Value: "0"}, {Key: "start", Value: "warm"}},
+		Settings: matrix.Settings{Reps: 1, Benchtime: "1x", Timeout: time.Minute}}
+	var timer recordingTimer
+	s, err := Measure(context.Background(), c, 1, &timer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Concurrency != 2000 || s.PeakWaiting < 1 || s.PeakWaiting >= 2000 {
+		t.Errorf("peak-waiting %d of %d asked; want at least 1 and fewer than all", s.PeakWaiting, s.Concurrency)
+	}
+}
+
+// TestHungWarmStartFailsTheCell: a warm Start that never becomes ready is
+// given up after the cell's timeout, with an error that says so.
+func TestHungWarmStartFailsTheCell(t *testing.T) {
+	c := matrix.Cell{Experiment: "hung", Workload: "sleep", Model: "thread",
+		Params:   []matrix.Param{{Key: "tasks", Value: "1"}, {Key: "sleep_ms", Value: "1"}, {Key: "workers", Value: "0"}, {Key: "start", Value: "warm"}},
+		Settings: matrix.Settings{Reps: 1, Benchtime: "1x", Timeout: 200 * time.Millisecond}}
+	m := hangingModel{}
+	var timer recordingTimer
+	_, err := measure(context.Background(), c, m, 1, &timer)
+	if err == nil || !strings.Contains(err.Error(), "not ready within 200ms") {
+		t.Fatalf("Measure with a Start that hangs: %v; want an error naming the cell's timeout", err)
+	}
+}
+
+// hangingModel's Start waits until its context ends, as a pool whose worker
+// never reports ready would.
+type hangingModel struct{}
+
+func (hangingModel) Name() string { return "thread" }
+
+func (hangingModel) Start(ctx context.Context, _ model.Work) (model.Exec, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("worker 0 never became ready: %w", ctx.Err())
 }

@@ -54,12 +54,30 @@ type Exec interface {
 	Close() error
 }
 
+// UsageCollector is an Exec whose worker processes report their CPU time and
+// peak RSS when asked rather than with every reply, so that reading them (a
+// getrusage and a /proc read per worker) stays out of the timed region. The
+// caller asks after every Run, with its timer stopped and before Close; the
+// figures cover the Runs since the last call (the usual case: exactly one).
+// Run's Result then leaves ChildCPU and ChildPeakRSS at zero.
+type UsageCollector interface {
+	// CollectUsage returns the user+system CPU time the child processes
+	// used and the sum of their peak resident sets, in bytes, over the
+	// Runs since the last call.
+	CollectUsage(ctx context.Context) (cpu time.Duration, peakRSS int64, err error)
+}
+
 // Result is what one Run produced and used.
 type Result struct {
 	// Counts holds the primes workload's counts, one per range in order.
 	Counts []int
 	// Slept is the number of sleep tasks that completed their wait.
 	Slept int
+	// Waits holds, for the sleep workload, one span per completed task:
+	// when it began and ended its wait, as the code that waited recorded it
+	// (sleep.Clock). The caller derives from them how many tasks were
+	// really waiting at once (sleep.PeakWaiting), outside the timed region.
+	Waits []sleep.Span
 	// Received is the number of pipeline payloads the sink accepted; the
 	// sink itself verifies each one (pipeline.Sink) and Run fails if it
 	// rejects any.

@@ -40,6 +40,9 @@ type cellRow struct {
 	Name, Anchor, Model, Params, Status, Error string
 	Median, CI, CV, N                          string
 	Procs, Threads, RSS, Throughput, CPU       string
+	Waiting                                    string // sleep: tasks that waited at once, of those asked
+	GILSwitches                                string // thread-gil: GIL hand-overs per second
+	Short                                      bool   // fewer waited at once than asked
 	Flagged                                    bool
 }
 
@@ -65,6 +68,17 @@ func rows(x *Experiment) []cellRow {
 			return "—"
 		}
 		r.Procs, r.Threads, r.RSS, r.CPU = med("procs"), med("threads"), med("peak-rss-B"), med("cpu-sec/op")
+		r.GILSwitches = med("gil-switches/s")
+		r.Waiting = "—"
+		if asked, lo, hi, ok := c.Waiting(); ok {
+			r.Waiting = fmt.Sprint(lo)
+			if hi != lo {
+				r.Waiting += "–" + fmt.Sprint(hi)
+			}
+			r.Waiting += " of " + fmt.Sprint(asked)
+			r.Short = lo < asked
+			r.Flagged = r.Flagged || r.Short
+		}
 		r.Throughput = med("B/s")
 		if r.Throughput == "—" {
 			r.Throughput = med("tasks/s")

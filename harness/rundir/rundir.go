@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"time"
 
 	"concurrency-lab/harness/hw"
@@ -117,6 +119,30 @@ type Cell struct {
 	// peak-rss-B, cpu-sec/op, ...), to its samples in round order and
 	// their statistics.
 	Metrics map[string]Metric `json:"metrics"`
+}
+
+// Waiting reports, for a cell of the sleep workload, how many tasks it asked
+// to wait at once (its workers, or every task when workers is 0 or more than
+// the tasks) and the lowest and highest peak-waiting its samples measured. ok
+// is false for cells without a peak-waiting metric. A cell with lo < asked
+// did not, in at least one sample, have all it asked for waiting at once:
+// its workers could not all start before the first ones finished.
+func (c Cell) Waiting() (asked, lo, hi int, ok bool) {
+	m, has := c.Metrics["peak-waiting"]
+	if !has || len(m.Samples) == 0 {
+		return 0, 0, 0, false
+	}
+	tasks, err1 := strconv.Atoi(c.Params["tasks"])
+	workers, err2 := strconv.Atoi(c.Params["workers"])
+	if err1 != nil {
+		return 0, 0, 0, false
+	}
+	asked = tasks
+	if err2 == nil && workers > 0 && workers < tasks {
+		asked = workers
+	}
+	lo, hi = int(slices.Min(m.Samples)), int(slices.Max(m.Samples))
+	return asked, lo, hi, true
 }
 
 // Metric is one metric's samples and their summary.

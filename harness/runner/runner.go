@@ -129,8 +129,12 @@ func Run(ctx context.Context, o Options) (string, error) {
 			break
 		}
 		before := s.taken + s.finished()
-		for _, group := range byBenchtime(s, sched.Round(pending)) {
-			if err := s.runGroup(ctx, round, group); err != nil {
+		order := sched.Round(pending)
+		for k, i := range order {
+			if ctx.Err() != nil {
+				break
+			}
+			if err := s.runSample(ctx, round, k, len(order), i); err != nil {
 				runErr = err
 				break
 			}
@@ -201,46 +205,31 @@ func (s *state) pending() []int {
 	return out
 }
 
-// byBenchtime splits a round's order into runs of one benchmark process per
-// -benchtime value (the flag is per process), keeping the shuffled order
-// within each.
-func byBenchtime(s *state, order []int) [][]int {
-	var groups [][]int
-	seen := map[string]int{}
-	for _, i := range order {
-		bt := s.cells[i].cell.Benchtime
-		g, ok := seen[bt]
-		if !ok {
-			g = len(groups)
-			seen[bt] = g
-			groups = append(groups, nil)
-		}
-		groups[g] = append(groups[g], i)
-	}
-	return groups
-}
-
-// runGroup runs one benchmark process over cells in order.
-func (s *state) runGroup(ctx context.Context, round int, cells []int) error {
-	list := make([]matrix.Cell, len(cells))
+// runSample takes one sample of cell i in a benchmark process of its own, the
+// pos-th of the round's total. A fresh process per sample means that nothing
+// an earlier cell left behind — heap the runtime kept, threads it parked,
+// its peak RSS, warmed caches of its own — is part of this cell's figures:
+// every sample starts from the same clean process, and the process-to-
+// process variation is part of every cell's spread. The cost is one exec of
+// the benchmark binary and its start-up per sample, outside the timed region.
+func (s *state) runSample(ctx context.Context, round, pos, total, i int) error {
+	c := s.cells[i].cell
 	budget := s.o.slack // process start and the binary's own overhead
 	if budget == 0 {
 		budget = time.Minute
 	}
-	for k, i := range cells {
-		list[k] = s.cells[i].cell
-		budget += time.Duration(list[k].Warmup+1) * list[k].Timeout
-	}
-	cellsFile := filepath.Join(s.dir, ".round-cells.json")
-	if err := rundir.WriteJSON(cellsFile, list); err != nil {
+	budget += time.Duration(c.Warmup+1) * c.Timeout
+	cellsFile := filepath.Join(s.dir, ".sample-cell.json")
+	if err := rundir.WriteJSON(cellsFile, []matrix.Cell{c}); err != nil {
 		return err
 	}
 	defer os.Remove(cellsFile)
+	cells := []int{i}
 
 	rctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	cmd := exec.Command(s.o.Binary, "-test.run=^$", "-test.bench=^BenchmarkLab$",
-		"-test.benchtime="+list[0].Benchtime, "-test.timeout=0")
+		"-test.benchtime="+c.Benchtime, "-test.timeout=0")
 	cmd.Env = append(os.Environ(), "LAB_CELLS="+cellsFile)
 	if d := s.o.Declared; d != nil && len(d.Affinity) > 0 {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(len(d.Affinity)))
@@ -257,7 +246,7 @@ func (s *state) runGroup(ctx context.Context, round int, cells []int) error {
 	if err != nil {
 		return err
 	}
-	p := &parse{s: s, round: round, total: len(cells)}
+	p := &parse{s: s, round: round, before: pos, total: total}
 	var wg sync.WaitGroup
 	wg.Go(func() { p.stdout(stdout) })
 	wg.Go(func() { p.stderr(stderr) })
@@ -303,21 +292,27 @@ func (s *state) runGroup(ctx context.Context, round int, cells []int) error {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		werr = <-waitErr
 	}
+	// Whatever the sample started and did not reap (a worker whose
+	// Pdeathsig has not fired yet, a grandchild) is in its process group:
+	// end it now rather than let it run into the next sample.
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	p.settle(cells, werr, killed, ctx.Err() != nil)
 	return nil
 }
 
 // parse reads one benchmark process's output.
 type parse struct {
-	s            *state
-	round, total int
-	mu           sync.Mutex
-	running      string   // the cell announced last
-	started      int      // cells announced in this process
-	got          []string // cells that produced a result
-	failing      string   // the cell whose failure message is being read
-	msgs         map[string][]string
-	tail         []string // the last lines of stderr that were not markers
+	s       *state
+	round   int
+	before  int // samples of this round taken before this process
+	total   int // samples in this round
+	mu      sync.Mutex
+	running string   // the cell announced last
+	started int      // cells announced in this process
+	got     []string // cells that produced a result
+	failing string   // the cell whose failure message is being read
+	msgs    map[string][]string
+	tail    []string // the last lines of stderr that were not markers
 }
 
 func (p *parse) stdout(r io.Reader) {
@@ -424,7 +419,7 @@ func (p *parse) progress(name string) {
 		eta = "~" + (elapsed / time.Duration(done) * time.Duration(left)).Round(time.Second).String()
 	}
 	fmt.Fprintf(s.o.Progress, "lab: round %d/%d · cell %d/%d · %s elapsed · %s left · %s\n",
-		p.round, max(rounds, p.round), p.started, p.total, elapsed.Round(time.Second), eta, name)
+		p.round, max(rounds, p.round), p.before+p.started, p.total, elapsed.Round(time.Second), eta, name)
 }
 
 // settle records what became of every cell of a finished process.
@@ -503,6 +498,9 @@ func (s *state) finish() error {
 	for _, c := range sum.Cells {
 		if m, ok := c.Metrics["sec/op"]; ok && m.Stats.N > 1 && m.Stats.CV > 0.05 {
 			s.run.Warnings = append(s.run.Warnings, fmt.Sprintf("%s: time varies: CV %.1f%% > 5%%", c.Name, 100*m.Stats.CV))
+		}
+		if asked, lo, _, ok := c.Waiting(); ok && lo < asked {
+			s.run.Warnings = append(s.run.Warnings, fmt.Sprintf("%s: only %d of %d tasks waited at once in a sample (peak-waiting): its time is not that of all at once", c.Name, lo, asked))
 		}
 		if c.Status == rundir.Failed || c.Status == rundir.Timeout {
 			s.run.Warnings = append(s.run.Warnings, fmt.Sprintf("%s: %s", c.Name, c.Status))

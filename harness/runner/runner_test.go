@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -58,9 +59,25 @@ func fakeBench() {
 		case "noisy":
 			// Spread over a factor of three: no CI gets within 2%.
 			fmt.Printf("BenchmarkLab/%s-2 \t       1\t%d ns/op\n", c.Name(), 1000000+time.Now().Nanosecond()%2000000)
+		case "short":
+			// A sleep cell of 10 tasks of which 7 waited at once.
+			fmt.Printf("BenchmarkLab/%s-2 \t       1\t%d ns/op\t         7.000 peak-waiting\n", c.Name(), 100000000+time.Now().Nanosecond()%1000)
+		case "orphan":
+			// A child in the sample's process group that nobody reaps or
+			// kills: the runner must end it with the sample.
+			cmd := exec.Command("sleep", "300")
+			if err := cmd.Start(); err != nil {
+				fmt.Fprintln(os.Stderr, "fake:", err)
+				os.Exit(2)
+			}
+			f, _ := os.OpenFile(os.Getenv("LAB_ORPHANS"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			fmt.Fprintln(f, cmd.Process.Pid)
+			f.Close()
+			fmt.Printf("BenchmarkLab/%s-2 \t       1\t%d ns/op\n", c.Name(), 1000000+time.Now().Nanosecond()%1000)
 		default:
-			// Values that differ per sample: the nanoseconds of the clock.
-			fmt.Printf("BenchmarkLab/%s-2 \t       1\t%d ns/op\t         2.000 procs\n", c.Name(), 1000000+time.Now().Nanosecond()%1000)
+			// Values that differ per sample: the nanoseconds of the clock;
+			// and the process that took the sample.
+			fmt.Printf("BenchmarkLab/%s-2 \t       1\t%d ns/op\t         2.000 procs\t%d pid\n", c.Name(), 1000000+time.Now().Nanosecond()%1000, os.Getpid())
 		}
 	}
 	if status == 0 {
@@ -153,6 +170,74 @@ func TestRunSamplesEveryCellInRounds(t *testing.T) {
 	}
 	if len(order) != 11 {
 		t.Errorf("%d samples in bench.txt; want 11", len(order))
+	}
+}
+
+// TestEverySampleHasItsOwnProcess: no two samples, of one cell or of two,
+// come from the same benchmark process.
+func TestEverySampleHasItsOwnProcess(t *testing.T) {
+	d, err := run(t, context.Background(), cell("a", "process", 3), cell("a", "thread", 3), cell("b", "loop", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[float64]string{}
+	n := 0
+	for _, c := range d.Summary.Cells {
+		for _, pid := range c.Metrics["pid"].Samples {
+			n++
+			if other, dup := seen[pid]; dup {
+				t.Errorf("pid %v took a sample of %s and of %s", pid, other, c.Name)
+			}
+			seen[pid] = c.Name
+		}
+	}
+	if n != 8 {
+		t.Errorf("%d samples carry a pid; want 8", n)
+	}
+}
+
+// TestShortWaitIsWarned: a sleep cell whose tasks did not all wait at once
+// gets a warning in run.json.
+func TestShortWaitIsWarned(t *testing.T) {
+	c := matrix.Cell{Experiment: "short", Workload: "sleep", Model: "thread",
+		Params:   []matrix.Param{{Key: "tasks", Value: "10"}, {Key: "workers", Value: "0"}},
+		Settings: matrix.Settings{Reps: 2, Benchtime: "1x", Timeout: time.Second}}
+	d, err := run(t, context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(d.Run.Warnings, func(w string) bool { return strings.Contains(w, "only 7 of 10 tasks waited at once") }) {
+		t.Errorf("warnings %q; want one saying that only 7 of 10 tasks waited at once", d.Run.Warnings)
+	}
+}
+
+// TestNoProcessOutlivesItsSample: a child that the benchmark process leaves
+// running is ended with the sample.
+func TestNoProcessOutlivesItsSample(t *testing.T) {
+	orphans := filepath.Join(t.TempDir(), "orphans")
+	t.Setenv("LAB_ORPHANS", orphans)
+	if _, err := run(t, context.Background(), cell("orphan", "process", 2)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(orphans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := strings.Fields(string(data))
+	if len(pids) != 2 {
+		t.Fatalf("the fake benchmark left %d children; want 2 (one per sample)", len(pids))
+	}
+	for _, pid := range pids {
+		// A killed orphan may stay a zombie when nobody reaps it (a
+		// container's PID 1 may not): it has ended all the same.
+		stat, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			continue // gone
+		}
+		f := strings.Fields(string(stat))
+		if i := slices.IndexFunc(f, func(s string) bool { return strings.HasSuffix(s, ")") }); i >= 0 && i+1 < len(f) && f[i+1] != "Z" {
+			t.Errorf("child %s of a finished sample is still running (state %s)", pid, f[i+1])
+		}
 	}
 }
 

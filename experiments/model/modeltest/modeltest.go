@@ -29,9 +29,11 @@ func Run(t testing.TB, m model.Model, w model.Work, reps int) []model.Result {
 		t.Fatalf("%s: Start(%T): %v", m.Name(), w, err)
 	}
 	var out []model.Result
+	clk := sleep.NewClock()
 	for i := range reps {
-		start := time.Now()
+		start, from := time.Now(), clk.Now()
 		r, err := x.Run(ctx)
+		to := clk.Now()
 		if err != nil {
 			x.Close()
 			t.Fatalf("%s: Run %d of %T: %v", m.Name(), i, w, err)
@@ -43,12 +45,48 @@ func Run(t testing.TB, m model.Model, w model.Work, reps int) []model.Result {
 		if len(r.PIDs) == 0 || len(r.TIDs) == 0 {
 			t.Errorf("%s: Run %d of %T recorded PIDs %v, TIDs %v; want the workers' IDs", m.Name(), i, w, r.PIDs, r.TIDs)
 		}
+		if j, ok := w.(sleep.Job); ok {
+			checkWaits(t, m.Name(), j, r.Waits, from, to)
+		}
+		if uc, ok := x.(model.UsageCollector); ok {
+			if _, _, err := uc.CollectUsage(ctx); err != nil {
+				x.Close()
+				t.Fatalf("%s: CollectUsage after Run %d of %T: %v", m.Name(), i, w, err)
+			}
+		}
 		out = append(out, r)
 	}
 	if err := x.Close(); err != nil {
 		t.Fatalf("%s: Close: %v", m.Name(), err)
 	}
 	return out
+}
+
+// clockSkew is how far apart two processes' sleep.Clocks may read the same
+// instant: each anchors Go's clock to the kernel's with two reads a system
+// call apart (about a microsecond here; a millisecond leaves room for a
+// descheduled process).
+const clockSkew = int64(time.Millisecond)
+
+// checkWaits checks the spans a sleep Run recorded: one per task, each at
+// least the task's wait long and inside the Run's window [from, to], and a
+// peak of concurrent waits between 1 and the job's concurrency.
+func checkWaits(t testing.TB, name string, j sleep.Job, waits []sleep.Span, from, to int64) {
+	t.Helper()
+	if len(waits) != j.Tasks {
+		t.Errorf("%s: %d wait spans for %d sleep tasks", name, len(waits), j.Tasks)
+		return
+	}
+	for i, s := range waits {
+		if s.Start < from-clockSkew || s.End > to+clockSkew || s.End-s.Start < int64(j.D) {
+			t.Errorf("%s: wait %d spans [%d, %d] (%v); want at least %v inside the Run's [%d, %d]",
+				name, i, s.Start, s.End, time.Duration(s.End-s.Start), j.D, from, to)
+			return
+		}
+	}
+	if p := sleep.PeakWaiting(waits); p < 1 || p > j.Concurrency {
+		t.Errorf("%s: %d tasks waiting at once; want 1 to the job's concurrency, %d", name, p, j.Concurrency)
+	}
 }
 
 // Conformance runs every workload on m at small sizes, twice each (a warm

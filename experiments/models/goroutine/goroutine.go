@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,12 +35,20 @@ func (Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
 		return startPool(len(w.Ranges), func(i int) int { r := w.Ranges[i]; return primes.Count(r.Lo, r.Hi, nil) },
 			len(w.Ranges), func(res *model.Result, out []int) { res.Counts = out }), nil
 	case sleep.Job:
-		return startPool(w.Concurrency, func(int) int { time.Sleep(w.D); return 1 },
-			w.Tasks, func(res *model.Result, out []int) {
-				for _, n := range out {
-					res.Slept += n
-				}
-			}), nil
+		// Task i writes only waits[i], and Run reads them after every
+		// task's result has arrived on the results channel.
+		clk, waits := sleep.NewClock(), make([]sleep.Span, w.Tasks)
+		return startPool(w.Concurrency, func(i int) int {
+			start := clk.Now()
+			time.Sleep(w.D)
+			waits[i] = sleep.Span{Start: start, End: clk.Now()}
+			return 1
+		}, w.Tasks, func(res *model.Result, out []int) {
+			for _, n := range out {
+				res.Slept += n
+			}
+			res.Waits = slices.Clone(waits)
+		}), nil
 	case *pipeline.Job:
 		return startPipeline(w), nil
 	}

@@ -18,7 +18,7 @@
 //     pipeline.QueueDepth; payloads move by reference and come back to the
 //     source through a free list of pipeline.InFlight buffers made in Start.
 //
-// Every task records its PID and TID (gettid) each time it resumes; the
+// Every task records its TID (gettid) when it first runs; the
 // package's tests check that all of them ran on the loop's one thread.
 //
 // Linux only: epoll, timerfd, eventfd and gettid.
@@ -58,7 +58,7 @@ func (Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
 		if w.Tasks < 1 || w.Concurrency < 1 {
 			return nil, fmt.Errorf("loop: sleep job of %d tasks at concurrency %d; want both ≥ 1", w.Tasks, w.Concurrency)
 		}
-		spawn = sleepTasks(w)
+		spawn = sleepTasks(w, sleep.NewClock())
 	case *pipeline.Job:
 		spawn = pipelineTasks(w)
 	default:
@@ -143,25 +143,29 @@ func primesTasks(j primes.Job) func(*Group) func(*model.Result) {
 	}
 }
 
-func sleepTasks(j sleep.Job) func(*Group) func(*model.Result) {
+// sleepTasks makes one task per sleep. Each records the span of its wait
+// (clk, made in Start) from just before it arms its timer to just after it
+// resumes, so the caller can count how many were waiting at once.
+func sleepTasks(j sleep.Job, clk sleep.Clock) func(*Group) func(*model.Result) {
 	return func(g *Group) func(*model.Result) {
 		sem := NewSemaphore(j.Concurrency)
-		slept := 0
+		waits := make([]sleep.Span, 0, j.Tasks)
 		body := func(t *Task) error {
 			if err := sem.Acquire(t); err != nil {
 				return err
 			}
 			defer sem.Release()
+			start := clk.Now()
 			if err := t.Sleep(j.D); err != nil {
 				return err
 			}
-			slept++
+			waits = append(waits, sleep.Span{Start: start, End: clk.Now()})
 			return nil
 		}
 		for range j.Tasks {
 			g.Go(body)
 		}
-		return func(res *model.Result) { res.Slept = slept }
+		return func(res *model.Result) { res.Slept, res.Waits = len(waits), waits }
 	}
 }
 

@@ -28,6 +28,7 @@ const threadExitTimeout = 5 * time.Second
 type Loop struct {
 	epfd, tfd, efd int
 	tid            int       // the loop thread; fixed once New returns
+	pid            int       // this process, which the tasks record with their TID
 	base           time.Time // origin of Now
 	exited         chan struct{}
 
@@ -70,6 +71,7 @@ func New() (*Loop, error) {
 		l.closeFDs()
 		return nil, err
 	}
+	l.pid = unix.Getpid()
 	tids := make(chan int)
 	go l.start(tids)
 	l.tid = <-tids

@@ -134,7 +134,7 @@ type sourced struct {
 // sink. The source and the sink each run on an OS thread of their own for
 // the Run, so that their thread IDs are the threads that did the work.
 func (c *chain) Run(ctx context.Context) (model.Result, error) {
-	if err := c.g.usable(ctx); err != nil {
+	if err := c.g.usable(ctx, "run"); err != nil {
 		return model.Result{}, err
 	}
 	// Ending ctx kills the stages, which ends every read and write of the
@@ -192,12 +192,11 @@ func (c *chain) Run(ctx context.Context) (model.Result, error) {
 	var ids model.IDs
 	ids.Add(os.Getpid(), src.tid)
 	ids.Add(os.Getpid(), sinkTID)
-	for i, f := range stages {
-		v, p := f.vals, c.g.procs[i]
+	for _, f := range stages {
+		v := f.vals
 		ids.Add(int(v[1]), int(v[2]))
-		res.ChildCPU += nsDuration(v[3] - p.cpu)
+		res.ChildCPU += nsDuration(v[3])
 		res.ChildPeakRSS += int64(v[4])
-		p.cpu = v[3]
 	}
 	ids.Fill(&res.Usage)
 	return res, nil

@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"concurrency-lab/experiments/internal/osmeter"
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/workloads/pipeline"
@@ -91,28 +96,158 @@ func TestPipelineStagesAreProcesses(t *testing.T) {
 	modeltest.NoChildren(t)
 }
 
-// Usage is reported by the workers for every Run, warm ones included.
-func TestUsage(t *testing.T) {
+// A pipeline's stages report their usage with every Run, warm ones included.
+func TestPipelineUsage(t *testing.T) {
+	for i, r := range modeltest.Run(t, Model{}, must(pipeline.NewJob(2, 50, 64<<10)), 2) {
+		if r.ChildCPU <= 0 {
+			t.Errorf("run %d: ChildCPU = %v; want > 0", i, r.ChildCPU)
+		}
+		if r.ChildPeakRSS <= 0 {
+			t.Errorf("run %d: ChildPeakRSS = %d; want > 0", i, r.ChildPeakRSS)
+		}
+	}
+}
+
+// A pool's workers report their usage only when asked (CollectUsage), not in
+// their replies: Run leaves it zero, and a collection covers the Runs since
+// the previous one.
+func TestCollectUsage(t *testing.T) {
 	tests := []struct {
 		name string
 		work model.Work
 	}{
 		{"primes", must(primes.NewJob(20000, 2, primes.Replicate))},
 		{"sleep", must(sleep.NewJob(4, 2, time.Millisecond))},
-		{"pipeline", must(pipeline.NewJob(2, 50, 64<<10))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for i, r := range modeltest.Run(t, Model{}, tt.work, 2) {
-				if r.ChildCPU <= 0 {
-					t.Errorf("run %d: ChildCPU = %v; want > 0", i, r.ChildCPU)
+			kids0, err := osmeter.CPU(unix.RUSAGE_CHILDREN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, err := Model{}.Start(t.Context(), tt.work)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer x.Close()
+			uc, ok := x.(model.UsageCollector)
+			if !ok {
+				t.Fatalf("%T is not a model.UsageCollector", x)
+			}
+			var collected time.Duration
+			collect := func(step string, want bool) {
+				t.Helper()
+				cpu, peak, err := uc.CollectUsage(t.Context())
+				if err != nil {
+					t.Fatalf("%s: CollectUsage: %v", step, err)
 				}
-				if r.ChildPeakRSS <= 0 {
-					t.Errorf("run %d: ChildPeakRSS = %d; want > 0", i, r.ChildPeakRSS)
+				collected += cpu
+				if want && (cpu <= 0 || peak <= 0) {
+					t.Errorf("%s: CollectUsage = %v, %d bytes; want both > 0", step, cpu, peak)
+				}
+				if !want && (cpu != 0 || peak != 0) {
+					t.Errorf("%s: CollectUsage = %v, %d bytes; want zeros (nothing ran)", step, cpu, peak)
+				}
+			}
+			run := func(step string) {
+				t.Helper()
+				start := time.Now()
+				r, err := x.Run(t.Context())
+				if err == nil {
+					err = model.Verify(tt.work, r, time.Since(start))
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", step, err)
+				}
+				if r.ChildCPU != 0 || r.ChildPeakRSS != 0 {
+					t.Errorf("%s: Result has ChildCPU %v, ChildPeakRSS %d; want zeros (CollectUsage reports them)", step, r.ChildCPU, r.ChildPeakRSS)
+				}
+			}
+			collect("before any Run", false)
+			run("run 0")
+			collect("after run 0", true)
+			collect("again after run 0", false)
+			// Two Runs without a collection in between: both work, and
+			// one collection covers them.
+			run("run 1")
+			run("run 2")
+			collect("after runs 1 and 2", true)
+			if err := x.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if _, _, err := uc.CollectUsage(t.Context()); err == nil {
+				t.Error("CollectUsage after Close succeeded; want an error")
+			}
+			// The kernel counts every reaped child's whole life, start-up
+			// and exit included: at least what the workers reported.
+			kids1, err := osmeter.CPU(unix.RUSAGE_CHILDREN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if collected > kids1-kids0 {
+				t.Errorf("workers reported %v of CPU; the kernel counts %v for them, start to exit", collected, kids1-kids0)
+			}
+			modeltest.NoChildren(t)
+		})
+	}
+}
+
+// A sleep Run reports every task's wait as the worker saw it on the
+// machine-wide monotonic clock: each span lies inside the Run as the parent
+// saw it, lasts at least the job's wait, and the spans show how many tasks
+// waited at once, never more than the job's concurrency.
+func TestSleepWaits(t *testing.T) {
+	const d = 20 * time.Millisecond
+	tests := []struct {
+		name        string
+		tasks, conc int
+	}{
+		{"all at once", 20, 20},
+		{"2 workers", 6, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := must(sleep.NewJob(tt.tasks, tt.conc, d))
+			x, err := Model{}.Start(t.Context(), w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := x.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+				modeltest.NoChildren(t)
+			}()
+			clock := newClock()
+			for run := range 2 {
+				t0 := clock.Now()
+				r, err := x.Run(t.Context())
+				t1 := clock.Now()
+				if err != nil {
+					t.Fatalf("run %d: %v", run, err)
+				}
+				if len(r.Waits) != tt.tasks {
+					t.Fatalf("run %d: %d spans; want %d, one per task", run, len(r.Waits), tt.tasks)
+				}
+				for i, s := range r.Waits {
+					if s.Start < t0 || s.End > t1 || s.End-s.Start < int64(d) {
+						t.Errorf("run %d: task %d waited [%d, %d] (%v) in a Run [%d, %d]; want a wait of at least %v inside the Run",
+							run, i, s.Start, s.End, time.Duration(s.End-s.Start), t0, t1, d)
+					}
+				}
+				if peak := sleep.PeakWaiting(r.Waits); peak < 1 || peak > tt.conc {
+					t.Errorf("run %d: %d tasks waiting at once; want 1 to %d", run, peak, tt.conc)
 				}
 			}
 		})
 	}
+	t.Run("primes", func(t *testing.T) {
+		for i, r := range modeltest.Run(t, Model{}, must(primes.NewJob(100, 2, primes.Replicate)), 1) {
+			if r.Waits != nil {
+				t.Errorf("run %d: primes Result has Waits %v; want none", i, r.Waits)
+			}
+		}
+	})
 }
 
 // After a good Run, Close only has to end the workers' input: each exits on
@@ -271,6 +406,25 @@ func TestFaultsNeedTheirEnvironment(t *testing.T) {
 		}
 		modeltest.NoChildren(t)
 	})
+	for _, tt := range []struct {
+		name string
+		at   int
+		work model.Work
+	}{
+		{"pool start", 1, must(primes.NewJob(100, 2, primes.Replicate))},
+		{"pipeline start", 0, must(pipeline.NewJob(2, 1, 1))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			x, err := Model{fault: fault{kind: kHangStart, at: tt.at}}.Start(t.Context(), tt.work)
+			if err == nil {
+				x.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), "refused") {
+				t.Errorf("Start: %v; want the worker to refuse the fault", err)
+			}
+			modeltest.NoChildren(t)
+		})
+	}
 	t.Run("pipeline", func(t *testing.T) {
 		x, err := Model{fault: fault{kind: kHang, at: 1}}.Start(t.Context(), must(pipeline.NewJob(2, 1, 1)))
 		if err == nil {
@@ -330,4 +484,61 @@ func TestStartHonoursTheContext(t *testing.T) {
 		t.Errorf("Start: %v; want an error wrapping %v", err, context.Canceled)
 	}
 	modeltest.NoChildren(t)
+}
+
+// A worker that hangs before its hello fails Start at the start's deadline,
+// with an error that names it, and leaves no child behind.
+func TestHungStartFailsAtTheDeadline(t *testing.T) {
+	t.Setenv(envFaults, "1")
+	tests := []struct {
+		name    string
+		work    model.Work
+		culprit string
+	}{
+		{"pool", must(primes.NewJob(100, 3, primes.Partition)), "worker 1"},
+		{"pipeline", must(pipeline.NewJob(3, 10, 100)), "stage 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			m := Model{fault: fault{kind: kHangStart, at: 1}}
+			type started struct {
+				x   model.Exec
+				err error
+			}
+			done := make(chan started, 1)
+			go func() {
+				x, err := m.Start(ctx, tt.work)
+				done <- started{x, err}
+			}()
+			var err error
+			select {
+			case s := <-done:
+				if s.err == nil {
+					s.x.Close()
+					t.Fatal("Start succeeded; want an error")
+				}
+				err = s.err
+			case <-time.After(30 * time.Second): // a hang detector, not a speed limit
+				t.Fatal("Start has not returned 30 s after its 2 s deadline")
+			}
+			t.Logf("Start: %v", err)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Start: %v; want an error wrapping %v", err, context.DeadlineExceeded)
+			}
+			if !strings.Contains(err.Error(), "did not become ready") {
+				t.Errorf("Start: %q; want it to say that a worker did not become ready", err)
+			}
+			named := regexp.MustCompile(regexp.QuoteMeta(tt.culprit) + ` \(pid (\d+)\)`).FindStringSubmatch(err.Error())
+			if named == nil {
+				t.Fatalf("Start: %q; want it to name %s (pid …)", err, tt.culprit)
+			}
+			pid, _ := strconv.Atoi(named[1])
+			if alive := aliveOf([]int{pid}); len(alive) > 0 {
+				t.Errorf("%s (pid %d) is still running after Start failed", tt.culprit, pid)
+			}
+			modeltest.NoChildren(t)
+		})
+	}
 }

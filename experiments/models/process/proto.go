@@ -15,26 +15,28 @@ type kind byte
 
 const (
 	// Worker → parent.
-	kHello kind = 'H' // ready: pid, tid, cumulative CPU (ns)
-	kDone  kind = 'D' // a job (pool) or a run (stage) finished: value, pid, tid, cumulative CPU (ns), peak RSS (bytes)
+	kHello kind = 'H' // ready: pid, tid
+	kDone  kind = 'D' // a pool job finished: value, pid, tid, and for kSleep the wait's start and end (ns of CLOCK_MONOTONIC); a stage's run finished: messages, pid, tid, CPU (ns) from the run's first payload to its last, peak RSS (bytes)
+	kUsage kind = 'U' // a pool worker's answer to kAsk: CPU (ns) used from its first job since the previous kAsk (or its hello) until this one, peak RSS (bytes) since then
 	kFail  kind = 'F' // text: why the worker gives up; it exits right after
 
-	// Parent → pool worker: flags first, then the job's arguments.
-	kPrimes kind = 'P' // flags, lo, hi: count the primes in [lo, hi]
-	kSleep  kind = 'S' // flags, ns: block the thread in nanosleep for ns
+	// Parent → pool worker. kPool comes once, before its hello; then jobs
+	// (their arguments only) and kAsk, one at a time, each answered before
+	// the next is sent.
+	kPool   kind = 'C' // start fault kind (0: none; kHangStart is the only one)
+	kPrimes kind = 'P' // lo, hi: count the primes in [lo, hi]
+	kSleep  kind = 'S' // ns: block the thread in nanosleep for ns
+	kAsk    kind = 'Q' // no values: report usage (kUsage), then reset the peak RSS
 
 	// Parent → stage, once, before its hello.
 	kStage kind = 'G' // payload bytes, messages per run, fault kind, fault run
 
 	// Test-only faults (see envFaults): the worker honours them only when its
 	// environment allows it. Production runs never send them.
-	kCrash kind = 'X' // flags: exit with crashStatus in the middle of the job
-	kHang  kind = 'Z' // flags: block in the middle of the job until killed
+	kCrash     kind = 'X' // job, no values: exit with crashStatus in the middle of the job
+	kHang      kind = 'Z' // job, no values: block in the middle of the job until killed
+	kHangStart kind = 'B' // in kPool or kStage: block before the hello until killed
 )
-
-// flagResetPeak asks a pool worker to reset its peak RSS before the job: the
-// parent sets it on each worker's first job of a Run.
-const flagResetPeak = 1
 
 // crashStatus is the exit status of a worker crashing on purpose (kCrash).
 const crashStatus = 3

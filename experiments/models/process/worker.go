@@ -14,6 +14,7 @@ import (
 	"concurrency-lab/experiments/internal/osmeter"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
+	"concurrency-lab/experiments/workloads/sleep"
 )
 
 const (
@@ -96,8 +97,19 @@ func inherited(fd int, name string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), name), nil
 }
 
-// servePool runs jobs from fd 3 one at a time and replies to each on fd 4,
-// until the parent closes fd 3.
+// servePool reads its start frame (kPool) from fd 3, says hello on fd 4, then
+// runs jobs from fd 3 one at a time and replies to each on fd 4, until the
+// parent closes fd 3. A reply carries only what the Run needs. The worker's
+// usage is reported when the parent asks (kAsk), after the Run: the CPU time
+// from the start of the first job after the previous ask (or the hello) to
+// the arrival of this ask, and the peak RSS since the previous ask (or the
+// hello). Counting CPU from the first job rather than from the previous
+// report leaves out what the process does between its hello and its first
+// job (its runtime settling after start-up: ~0.26 ms of CPU, measured, about
+// twice what a whole sleep job costs it) and what answering the previous ask
+// cost (~0.09 ms), so that a collection's CPU is the Runs' own. That takes
+// one getrusage (~0.5 µs) per worker per collection, at its first job; the
+// /proc read (~7 µs) is done only for kAsk.
 func servePool(faults bool) error {
 	jobs, err := inherited(3, "jobs")
 	if err != nil {
@@ -111,16 +123,39 @@ func servePool(faults bool) error {
 		writeText(replies, kFail, err.Error()) // best effort: the error also goes to stderr
 		return err
 	}
+	r := bufio.NewReader(jobs)
+	f, err := readFrame(r)
+	if err == nil {
+		err = f.want(kPool, 1)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("reading the start frame: %w", err))
+	}
+	switch k := kind(f.vals[0]); {
+	case k == 0:
+	case !faults:
+		return fail(fmt.Errorf("test-only fault %v refused: %s is not 1", k, envFaults))
+	case k == kHangStart:
+		misbehave(kHang)
+	default:
+		return fail(fmt.Errorf("unknown start fault %v", k))
+	}
 	m, err := osmeter.OpenMeter()
 	if err != nil {
 		return fail(err)
 	}
 	defer m.Close()
+	clock := newClock()
 	pid, tid := uint64(os.Getpid()), uint64(unix.Gettid())
-	if err := writeFrame(replies, kHello, pid, tid, cpuTime()); err != nil {
+	// The peak of a Run is counted from here, or from the last kAsk.
+	if err := m.ResetPeak(); err != nil {
+		return fail(err)
+	}
+	if err := writeFrame(replies, kHello, pid, tid); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
-	r := bufio.NewReader(jobs)
+	var cpu0 uint64   // CPU time at the start of the first job since the last ask
+	counting := false // a job has started since the last ask
 	for {
 		f, err := readFrame(r)
 		if errors.Is(err, io.EOF) {
@@ -129,27 +164,44 @@ func servePool(faults bool) error {
 		if err != nil {
 			return fail(fmt.Errorf("reading a job: %w", err))
 		}
-		if len(f.vals) == 0 {
-			return fail(fmt.Errorf("job %v without flags", f.kind))
+		if f.kind != kAsk && !counting {
+			cpu0, counting = cpuTime(), true
 		}
-		if f.vals[0]&flagResetPeak != 0 {
+		var reply []uint64
+		switch f.kind {
+		case kPrimes:
+			if err := f.want(kPrimes, 2); err != nil {
+				return fail(err)
+			}
+			reply = []uint64{uint64(primes.Count(int(f.vals[0]), int(f.vals[1]), nil)), pid, tid}
+		case kSleep:
+			if err := f.want(kSleep, 1); err != nil {
+				return fail(err)
+			}
+			start := clock.Now()
+			nanosleep(time.Duration(f.vals[0]))
+			end := clock.Now()
+			reply = []uint64{1, pid, tid, uint64(start), uint64(end)}
+		case kAsk:
+			if err := f.want(kAsk, 0); err != nil {
+				return fail(err)
+			}
+			var used uint64
+			if counting {
+				used = max(cpuTime(), cpu0) - cpu0
+				counting = false
+			}
+			peak, err := peakRSS(m)
+			if err != nil {
+				return fail(err)
+			}
 			if err := m.ResetPeak(); err != nil {
 				return fail(err)
 			}
-		}
-		var v uint64
-		switch f.kind {
-		case kPrimes:
-			if err := f.want(kPrimes, 3); err != nil {
-				return fail(err)
+			if err := writeFrame(replies, kUsage, used, peak); err != nil {
+				return fmt.Errorf("usage: %w", err)
 			}
-			v = uint64(primes.Count(int(f.vals[1]), int(f.vals[2]), nil))
-		case kSleep:
-			if err := f.want(kSleep, 2); err != nil {
-				return fail(err)
-			}
-			nanosleep(time.Duration(f.vals[1]))
-			v = 1
+			continue
 		case kCrash, kHang:
 			if !faults {
 				return fail(fmt.Errorf("test-only job %v refused: %s is not 1", f.kind, envFaults))
@@ -158,19 +210,33 @@ func servePool(faults bool) error {
 		default:
 			return fail(fmt.Errorf("unknown job %v", f.kind))
 		}
-		peak, err := peakRSS(m)
-		if err != nil {
-			return fail(err)
-		}
-		if err := writeFrame(replies, kDone, v, pid, tid, cpuTime(), peak); err != nil {
+		if err := writeFrame(replies, kDone, reply...); err != nil {
 			return fmt.Errorf("reply: %w", err)
 		}
 	}
 }
 
+// newClock anchors the sleep.Clock that a worker brackets its waits with.
+// sleep.NewClock reads Go's clock and then the kernel's, and its error is the
+// time between the two readings: nanoseconds, unless the thread is preempted
+// in between, as it may be while hundreds of workers start at once on a
+// couple of cores. The error only ever makes the clock read late, so the best
+// of a few anchors is the one that reads earliest.
+func newClock() sleep.Clock {
+	best := sleep.NewClock()
+	for range 4 {
+		if c := sleep.NewClock(); c.Now() < best.Now() {
+			best = c
+		}
+	}
+	return best
+}
+
 // serveStage reads its configuration from fd 3, then transforms payloads from
 // fd 5 to fd 6 until fd 5 ends, and reports its usage on fd 4 after every
-// run's last payload.
+// run's last payload: the CPU time from the run's first payload to its last
+// (so, as in servePool, not what the process did after its hello or for its
+// previous report), and the peak RSS since the previous report.
 func serveStage(faults bool) error {
 	var files [4]*os.File
 	for i, name := range []string{"configuration", "control", "payloads in", "payloads out"} {
@@ -201,6 +267,9 @@ func serveStage(faults bool) error {
 	if faultKind != 0 && !faults {
 		return fail(fmt.Errorf("test-only fault %v refused: %s is not 1", faultKind, envFaults))
 	}
+	if faultKind == kHangStart {
+		misbehave(kHang)
+	}
 	m, err := osmeter.OpenMeter()
 	if err != nil {
 		return fail(err)
@@ -208,18 +277,22 @@ func serveStage(faults bool) error {
 	defer m.Close()
 	buf := make([]byte, size)
 	pid, tid := uint64(os.Getpid()), uint64(unix.Gettid())
-	if err := writeFrame(ctl, kHello, pid, tid, cpuTime()); err != nil {
+	if err := writeFrame(ctl, kHello, pid, tid); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
 	if err := m.ResetPeak(); err != nil {
 		return fail(err)
 	}
+	var cpu0 uint64 // CPU time at the run's first payload
 	for n := 0; ; n++ {
 		if _, err := io.ReadFull(in, buf); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil // the pipeline is being closed
 			}
 			return fail(neighbourGone(fmt.Errorf("reading payload %d: %w", n, err)))
+		}
+		if n%messages == 0 {
+			cpu0 = cpuTime()
 		}
 		if faultKind != 0 && n == faultAt {
 			misbehave(faultKind)
@@ -229,11 +302,12 @@ func serveStage(faults bool) error {
 			return fail(neighbourGone(fmt.Errorf("writing payload %d: %w", n, err)))
 		}
 		if (n+1)%messages == 0 {
+			used := max(cpuTime(), cpu0) - cpu0
 			peak, err := peakRSS(m)
 			if err != nil {
 				return fail(err)
 			}
-			if err := writeFrame(ctl, kDone, uint64(messages), pid, tid, cpuTime(), peak); err != nil {
+			if err := writeFrame(ctl, kDone, uint64(messages), pid, tid, used, peak); err != nil {
 				return fmt.Errorf("usage report: %w", err)
 			}
 			if err := m.ResetPeak(); err != nil {
@@ -243,7 +317,8 @@ func serveStage(faults bool) error {
 	}
 }
 
-// misbehave carries out a test-only fault in the middle of a job.
+// misbehave carries out a test-only fault, kCrash or kHang: in the middle of
+// a job, or (kHang, for a kHangStart) before the hello.
 func misbehave(k kind) {
 	switch k {
 	case kCrash:

@@ -178,8 +178,9 @@ func (t *GILThread) Release() {
 
 // Check is the holder's poll of the drop request, called in its compute loop:
 // if another thread has asked for the GIL, it releases it and takes it again
-// after that thread had its turn. The primes workload calls it once per
-// candidate. It costs one atomic load when there is no request.
+// after that thread had its turn. The primes workload calls it every
+// primes.PollEvery divisions (~27 µs of work here). It costs one atomic load
+// when there is no request.
 func (t *GILThread) Check() {
 	if t != nil && t.g.dropRequest.Load() {
 		t.Release()

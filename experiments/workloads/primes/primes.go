@@ -14,22 +14,66 @@ import (
 )
 
 // Count returns how many primes lie in [lo, hi] (inclusive), by the article's
-// trial division. Values below 2 are not prime. poll, when not nil, is called
-// once before each candidate is tested: the emulated GIL uses it to hand the
-// lock over between candidates, as CPython does between bytecodes.
+// trial division. Values below 2 are not prime.
+//
+// poll, when not nil, is called before the first division and then after
+// every PollEvery divisions, in the middle of a candidate if need be: the
+// emulated GIL uses it to hand the lock over, as CPython's eval loop checks
+// its eval breaker every few bytecodes. Without poll, Count runs the plain
+// loop, with nothing else in it.
 func Count(lo, hi int, poll func()) int {
 	lo = max(lo, 2)
+	if poll != nil {
+		return countPolled(lo, hi, poll)
+	}
 	count := 0
 	for i := lo; i <= hi; i++ {
-		if poll != nil {
-			poll()
-		}
 		prime := true
 		for j := 2; j < i; j++ {
 			if i%j == 0 {
 				prime = false
 				break
 			}
+		}
+		if prime {
+			count++
+		}
+	}
+	return count
+}
+
+// PollEvery is how many divisions Count makes between two calls of its poll
+// function. Measured here (AMD EPYC, Go 1.26): Count(2, 100000) makes
+// 455 189 150 divisions in 0.755 s, 1.66 ns each, so 16 384 divisions are
+// ~27 µs of work, within the ~50 µs a GIL holder may compute before it
+// notices a drop request; polling once per candidate, as before, left up to
+// ~0.17 ms (99 989 divisions for the prime 99 991) between polls.
+const PollEvery = 1 << 14
+
+// countPolled is Count with poll, for lo ≥ 2. It makes the same divisions in
+// the same order, in runs of at most PollEvery between polls.
+func countPolled(lo, hi int, poll func()) int {
+	count := 0
+	left := 0 // divisions before the next poll
+	for i := lo; i <= hi; i++ {
+		prime := true
+		for j := 2; j < i; {
+			if left == 0 {
+				poll()
+				left = PollEvery
+			}
+			from, end := j, min(i, j+left)
+			for ; j < end; j++ {
+				if i%j == 0 {
+					prime = false
+					break
+				}
+			}
+			if !prime {
+				left -= j - from + 1 // the division that found the factor
+				break
+			}
+			left -= j - from
 		}
 		if prime {
 			count++

@@ -4,6 +4,7 @@ import (
 	"testing"
 )
 
+// TestCount checks both loops: the plain one and the one that polls.
 func TestCount(t *testing.T) {
 	tests := []struct{ lo, hi, want int }{
 		{0, 1, 0},
@@ -14,19 +15,64 @@ func TestCount(t *testing.T) {
 		{2, 100000, 9592},
 		{99990, 100000, 1}, // 99991
 	}
-	for _, tt := range tests {
-		if got := Count(tt.lo, tt.hi, nil); got != tt.want {
-			t.Errorf("Count(%d, %d) = %d; want %d", tt.lo, tt.hi, got, tt.want)
+	for _, poll := range []func(){nil, func() {}} {
+		for _, tt := range tests {
+			if got := Count(tt.lo, tt.hi, poll); got != tt.want {
+				t.Errorf("Count(%d, %d, poll %v) = %d; want %d", tt.lo, tt.hi, poll != nil, got, tt.want)
+			}
 		}
 	}
 }
 
+// TestCountPolls checks that the poll comes before the first division and
+// then after every PollEvery divisions, counted with the sieve's smallest
+// factors (not timed): ⌈divisions / PollEvery⌉ polls.
 func TestCountPolls(t *testing.T) {
-	polls := 0
-	Count(2, 100, func() { polls++ })
-	if polls != 99 {
-		t.Errorf("Count(2, 100) polled %d times; want once per candidate (99)", polls)
+	s := sieve(5000)
+	for _, r := range []Range{{2, 2}, {2, 3}, {2, 100}, {2, 2000}, {1000, 3000}, {4990, 5000}} {
+		divisions := 0
+		for i := r.Lo; i <= r.Hi; i++ {
+			divisions += cost(s, i)
+		}
+		polls := 0
+		Count(r.Lo, r.Hi, func() { polls++ })
+		if want := (divisions + PollEvery - 1) / PollEvery; polls != want {
+			t.Errorf("Count(%d, %d) polled %d times for %d divisions; want %d (one per %d)", r.Lo, r.Hi, polls, divisions, want, PollEvery)
+		}
 	}
+}
+
+// TestCountPollsInsideACandidate checks that a prime whose trial divisions
+// outnumber PollEvery is polled during its own test, not only before it.
+func TestCountPollsInsideACandidate(t *testing.T) {
+	const p = 99991 // prime: 99 989 divisions
+	polls := 0
+	if got := Count(p, p, func() { polls++ }); got != 1 {
+		t.Fatalf("Count(%d, %d) = %d; want 1", p, p, got)
+	}
+	if want := (p - 2 + PollEvery - 1) / PollEvery; polls != want {
+		t.Errorf("testing %d polled %d times; want %d", p, polls, want)
+	}
+}
+
+func BenchmarkCount(b *testing.B) {
+	const n = 30000
+	want := Pi(n)
+	b.Run("poll=nil", func(b *testing.B) {
+		for b.Loop() {
+			if Count(2, n, nil) != want {
+				b.Fatal("wrong count")
+			}
+		}
+	})
+	b.Run("poll=func", func(b *testing.B) {
+		polls := 0
+		for b.Loop() {
+			if Count(2, n, func() { polls++ }) != want {
+				b.Fatal("wrong count")
+			}
+		}
+	})
 }
 
 func TestPi(t *testing.T) {

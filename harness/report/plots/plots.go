@@ -366,6 +366,8 @@ func Scale(unit string, top float64) (factor float64, display string) {
 		default:
 			return 1, "B" + suffix
 		}
+	case "gil-switches/s":
+		return 1, "/s"
 	case "B/s":
 		switch {
 		case top >= 1e9:
