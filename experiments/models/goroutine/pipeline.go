@@ -35,7 +35,7 @@ func startPipeline(j *pipeline.Job) *chain {
 		stop: make(chan struct{}),
 	}
 	for range pipeline.InFlight(j.Stages) {
-		c.free <- make([]byte, j.PayloadBytes)
+		c.free <- pipeline.NewBuffer(j.PayloadBytes)
 	}
 	prev := c.in
 	for i := range j.Stages {

@@ -175,7 +175,7 @@ func pipelineTasks(j *pipeline.Job) func(*Group) func(*model.Result) {
 	// the free list only makes them go round.
 	free := NewQueue[[]byte](n)
 	for range n {
-		free.TryPut(make([]byte, j.PayloadBytes))
+		free.TryPut(pipeline.NewBuffer(j.PayloadBytes))
 	}
 	return func(g *Group) func(*model.Result) {
 		qs := make([]*Queue[[]byte], j.Stages+1)

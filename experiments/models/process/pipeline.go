@@ -41,7 +41,7 @@ type chain struct {
 }
 
 func startChain(ctx context.Context, exe string, flt fault, j *pipeline.Job) (*chain, error) {
-	c := &chain{job: j, g: newGroup(j.Stages), srcBuf: make([]byte, j.PayloadBytes), sinkBuf: make([]byte, j.PayloadBytes)}
+	c := &chain{job: j, g: newGroup(j.Stages), srcBuf: pipeline.NewBuffer(j.PayloadBytes), sinkBuf: pipeline.NewBuffer(j.PayloadBytes)}
 	// Data pipe i feeds stage i; pipe Stages feeds the sink. The parent
 	// holds every end until the process that owns it has started.
 	rs, ws := make([]*os.File, j.Stages+1), make([]*os.File, j.Stages+1)

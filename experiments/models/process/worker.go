@@ -275,7 +275,7 @@ func serveStage(faults bool) error {
 		return fail(err)
 	}
 	defer m.Close()
-	buf := make([]byte, size)
+	buf := pipeline.NewBuffer(size)
 	pid, tid := uint64(os.Getpid()), uint64(unix.Gettid())
 	if err := writeFrame(ctl, kHello, pid, tid); err != nil {
 		return fmt.Errorf("hello: %w", err)

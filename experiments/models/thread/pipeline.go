@@ -66,7 +66,7 @@ func newPipe(b *base, j *pipeline.Job) *pipe {
 	}
 	p.free = newQueue(n)
 	for range n {
-		p.free.put(make([]byte, j.PayloadBytes), nil) // never blocks
+		p.free.put(pipeline.NewBuffer(j.PayloadBytes), nil) // never blocks
 	}
 	return p
 }
