@@ -282,7 +282,7 @@ func flags(d *rundir.Dir, x *Experiment) []string {
 			out = append(out, fmt.Sprintf("%s: time varies, CV %.1f%% > %.0f%%", c.Name, 100*m.Stats.CV, 100*HighCV))
 		}
 		for _, o := range m.Stats.Outliers {
-			out = append(out, fmt.Sprintf("%s: sample %d (%s) is a %s outlier (Tukey's fences); kept", c.Name, o.Index+1, fmtUnit("sec/op", o.Value), o.Kind))
+			out = append(out, fmt.Sprintf("%s: sample %d (%s) is an outlier, %s (Tukey's fences); kept", c.Name, o.Index+1, fmtUnit("sec/op", o.Value), o.Kind))
 		}
 		if m.Stats.CILo == nil {
 			out = append(out, fmt.Sprintf("%s: %d samples, too few for a 95%% CI of the median", c.Name, m.Stats.N))

@@ -341,6 +341,13 @@ func (g *group) waitReady(ctx context.Context) error {
 			if ev.exited {
 				e := p.fail("exited before it was ready")
 				if e.reason == "" {
+					// A worker that gave no reason may only have followed
+					// another out (a stage whose neighbour died sees its
+					// pipe end): name the one that said why, if it does
+					// so at once.
+					if cause := g.causeOfExit(); cause != nil {
+						return cause
+					}
 					e.reason = "does the binary call process.WorkerMain first thing in TestMain or main?"
 					if e.status == nil {
 						e.reason = "exit status 0: " + e.reason
@@ -362,6 +369,27 @@ func (g *group) waitReady(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// causeGrace is how long waitReady waits, after a worker exits without a
+// reason, for another to exit with one.
+const causeGrace = 100 * time.Millisecond
+
+// causeOfExit returns the failure of a worker that exits, with its own
+// account of why, within causeGrace; nil if none does.
+func (g *group) causeOfExit() *workerError {
+	timer := time.NewTimer(causeGrace)
+	defer timer.Stop()
+	for {
+		select {
+		case ev := <-g.events:
+			if p := g.procs[ev.w]; ev.exited && p.reason != "" {
+				return p.fail("exited before it was ready")
+			}
+		case <-timer.C:
+			return nil
+		}
+	}
 }
 
 // notReady names the workers that have not said hello when the start's
