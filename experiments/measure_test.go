@@ -67,6 +67,15 @@ func TestRegistryMatchesSchema(t *testing.T) {
 			t.Errorf("the default matrix never runs workload %q", w)
 		}
 	}
+	for _, c := range m.Cells() {
+		w, err := NewWork(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Workload() != c.Workload {
+			t.Errorf("%s: NewWork made a %q job", c.Name(), w.Workload())
+		}
+	}
 }
 
 func TestMeasure(t *testing.T) {

@@ -23,10 +23,13 @@ import (
 )
 
 // Work is one of the workload jobs: primes.Job, sleep.Job or *pipeline.Job.
-type Work interface{}
+// Workload names the job's workload as the matrix spells it, so that a value
+// of any other type is not Work and cannot reach a model.
+type Work interface {
+	Workload() string
+}
 
-// Work types, listed here so that a model's type switch can be checked against
-// them.
+// The workloads' jobs are Work (checked by the compiler).
 var (
 	_ Work = primes.Job{}
 	_ Work = sleep.Job{}

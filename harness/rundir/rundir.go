@@ -95,12 +95,38 @@ type Summary struct {
 	Cells  []Cell `json:"cells"`
 }
 
+// BenchHeader is the configuration block that opens bench.txt: "key: value"
+// lines that benchfmt (and so benchstat) attaches to every result after them.
+type BenchHeader struct {
+	Hardware  string // the hardware id
+	Commit    string // "" when the lab was not built from a git checkout
+	Dirty     bool
+	GoVersion string
+	MatrixSHA string
+	Seed      int64
+	RunID     string
+}
+
+// Lines returns the header's lines, without newlines, in a fixed order.
+func (h BenchHeader) Lines() []string {
+	lines := []string{"hardware: " + h.Hardware}
+	if h.Commit != "" {
+		lines = append(lines, "commit: "+h.Commit, fmt.Sprintf("dirty: %t", h.Dirty))
+	}
+	return append(lines, "go: "+h.GoVersion, "matrix-sha256: "+h.MatrixSHA,
+		fmt.Sprintf("seed: %d", h.Seed), "run: "+h.RunID)
+}
+
 // Cell statuses.
 const (
 	OK      = "ok"
 	Failed  = "failed"
 	Timeout = "timeout"
 	Skipped = "skipped" // not run: the run stopped before it
+	// Partial is a cell still taking samples (in the files written after
+	// every round) or whose run stopped before it had them all: its
+	// samples are real but fewer than the run meant to take.
+	Partial = "partial"
 )
 
 // Cell is one cell's results.

@@ -65,7 +65,7 @@ func summarize(bench []byte, cells []*cellState) (rundir.Summary, error) {
 			Metrics: map[string]rundir.Metric{},
 		}
 		if rc.Status == "" {
-			rc.Status = rundir.OK // still sampling, or stopped early with samples
+			rc.Status = rundir.Partial // still sampling, or stopped early with samples
 		}
 		for _, p := range c.cell.Params {
 			rc.Params[p.Key] = p.Value

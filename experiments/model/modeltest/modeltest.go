@@ -152,3 +152,10 @@ func NoChildren(t testing.TB) {
 		t.Errorf("child processes left behind: %v", kids)
 	}
 }
+
+// UnknownWork is Work of a workload no model implements, for testing that
+// Start refuses what it does not know.
+type UnknownWork struct{}
+
+// Workload names no real workload.
+func (UnknownWork) Workload() string { return "unknown" }

@@ -25,3 +25,10 @@ func mustPrimes(t *testing.T) primes.Job {
 	}
 	return j
 }
+
+func TestStartRejectsUnknownWork(t *testing.T) {
+	if x, err := (Model{}).Start(t.Context(), modeltest.UnknownWork{}); err == nil {
+		x.Close()
+		t.Error("Start accepted work of an unknown workload")
+	}
+}

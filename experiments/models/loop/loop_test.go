@@ -285,7 +285,7 @@ func TestStartRejects(t *testing.T) {
 		ctx  context.Context
 		work model.Work
 	}{
-		{"unknown work", context.Background(), 42},
+		{"unknown work", context.Background(), modeltest.UnknownWork{}},
 		{"no ranges", context.Background(), primes.Job{}},
 		{"no concurrency", context.Background(), sleep.Job{Tasks: 3}},
 		{"cancelled", ctx, must(sleep.NewJob(1, 0, 0))},

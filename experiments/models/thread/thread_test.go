@@ -233,7 +233,7 @@ func TestStartRefuses(t *testing.T) {
 		{"no ranges", Model{}, context.Background(), primes.Job{}, nil},
 		{"no concurrency", Model{}, context.Background(), sleep.Job{Tasks: 1}, nil},
 		{"nil pipeline", Model{}, context.Background(), (*pipeline.Job)(nil), nil},
-		{"unknown work", Model{}, context.Background(), "work", nil},
+		{"unknown work", Model{}, context.Background(), modeltest.UnknownWork{}, nil},
 		{"cancelled", Model{}, cancelled, mustWork(sleep.NewJob(1, 1, 0)), context.Canceled},
 	}
 	for _, tc := range tests {

@@ -136,3 +136,6 @@ func NewBuffer(n int) []byte {
 	}
 	return buf
 }
+
+// Workload is "pipeline", the workload's name in the matrix.
+func (j *Job) Workload() string { return "pipeline" }

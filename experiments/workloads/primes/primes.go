@@ -218,3 +218,6 @@ func (j Job) Verify(counts []int) error {
 	}
 	return nil
 }
+
+// Workload is "primes", the workload's name in the matrix.
+func (j Job) Workload() string { return "primes" }

@@ -53,3 +53,6 @@ func (j Job) Verify(done int, elapsed time.Duration) error {
 	}
 	return nil
 }
+
+// Workload is "sleep", the workload's name in the matrix.
+func (j Job) Workload() string { return "sleep" }

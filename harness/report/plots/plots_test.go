@@ -1,6 +1,7 @@
 package plots
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -24,12 +25,33 @@ func TestLogAxisClipsErrorBars(t *testing.T) {
 	}
 }
 
+// TestModelColorStable: the models' colours are fixed (a reader compares
+// charts of different runs and machines by colour), distinct, and a model
+// the palette does not know gets a spare colour that no known model has.
 func TestModelColorStable(t *testing.T) {
-	if ModelColor("loop") == ModelColor("thread") {
-		t.Errorf("loop and thread share a colour")
+	want := map[string]string{"process": "#0072b2", "thread": "#d55e00", "thread-gil": "#cc79a7", "loop": "#009e73", "goroutine": "#e69f00"}
+	known := map[string]string{}
+	for model, css := range want {
+		if got := ModelCSS(model); got != css {
+			t.Errorf("ModelCSS(%q) = %s; want %s", model, got, css)
+		}
+		if other, dup := known[css]; dup {
+			t.Errorf("%s and %s share the colour %s", model, other, css)
+		}
+		known[css] = model
 	}
-	if ModelCSS("uvloop") != ModelCSS("uvloop") {
-		t.Errorf("an unknown model's colour changes between calls")
+	for _, model := range []string{"uvloop", "cpython-thread", "native-loop", ""} {
+		css := ModelCSS(model)
+		if m, taken := known[css]; taken {
+			t.Errorf("unknown model %q got %s, the colour of %s", model, css, m)
+		}
+		spareCSS := false
+		for _, c := range spare {
+			spareCSS = spareCSS || css == fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B)
+		}
+		if !spareCSS {
+			t.Errorf("unknown model %q got %s, not a spare colour", model, css)
+		}
 	}
 }
 

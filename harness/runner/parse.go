@@ -1,0 +1,177 @@
+package runner
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"concurrency-lab/harness/rundir"
+)
+
+// parse reads one benchmark process's output: stdout (results, failures,
+// configuration lines) and stderr (the cell markers, and what the benchmark
+// says) on one goroutine each.
+//
+// mu guards running, started, got, failing, msgs and tail, which both
+// readers touch; s, round, before and total are set before they start.
+// settle runs after both readers have returned and reads the fields without
+// mu. Lock order: mu before s.mu; progress takes s.mu alone, after mu is
+// released.
+type parse struct {
+	s       *state
+	round   int
+	before  int // samples of this round taken before this process
+	total   int // samples in this round
+	mu      sync.Mutex
+	running string   // the cell announced last
+	started int      // cells announced in this process
+	got     []string // cells that produced a result
+	failing string   // the cell whose failure message is being read
+	msgs    map[string][]string
+	tail    []string // the last lines of stderr that were not markers
+}
+
+func (p *parse) stdout(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		p.mu.Lock()
+		switch {
+		case strings.HasPrefix(line, "BenchmarkLab/"):
+			p.failing = ""
+			if name, ok := p.cellName(strings.Fields(line)[0]); ok {
+				p.s.mu.Lock()
+				p.s.results = append(p.s.results, line)
+				p.s.cells[p.s.byName[name]].samples++
+				p.s.taken++
+				p.s.mu.Unlock()
+				p.got = append(p.got, name)
+			}
+		case strings.HasPrefix(line, "--- FAIL: BenchmarkLab/"):
+			p.failing, _ = p.cellName(strings.TrimPrefix(line, "--- FAIL: "))
+		case p.failing != "" && (strings.HasPrefix(line, "    ") || strings.HasPrefix(line, "\t")):
+			if p.msgs == nil {
+				p.msgs = map[string][]string{}
+			}
+			p.msgs[p.failing] = append(p.msgs[p.failing], strings.TrimSpace(line))
+		case isConfigLine(line):
+			p.s.mu.Lock()
+			if !slices.Contains(p.s.header, line) {
+				p.s.header = append(p.s.header, line)
+			}
+			p.s.mu.Unlock()
+		default:
+			p.failing = ""
+		}
+		p.mu.Unlock()
+	}
+}
+
+// isConfigLine reports a configuration line go test prints before its
+// results (benchfmt keeps them with the results that follow).
+func isConfigLine(line string) bool {
+	for _, k := range []string{"goos: ", "goarch: ", "pkg: ", "cpu: "} {
+		if strings.HasPrefix(line, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// cellName maps "BenchmarkLab/<name>[-N]" to a known cell name.
+// (go test omits the suffix when GOMAXPROCS is 1.)
+func (p *parse) cellName(bench string) (string, bool) {
+	for _, name := range []string{strings.TrimPrefix(bench, "BenchmarkLab/"), trimProcs(strings.TrimPrefix(bench, "BenchmarkLab/"))} {
+		if _, ok := p.s.byName[name]; ok {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+func (p *parse) stderr(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if name, ok := strings.CutPrefix(line, "lab: start "); ok {
+			p.mu.Lock()
+			p.running = name
+			p.started++
+			p.mu.Unlock()
+			p.progress(name)
+			continue
+		}
+		p.mu.Lock()
+		p.tail = append(p.tail, line)
+		if len(p.tail) > 20 {
+			p.tail = p.tail[1:]
+		}
+		p.mu.Unlock()
+		fmt.Fprintf(p.s.o.Progress, "  | %s\n", line)
+	}
+}
+
+func (p *parse) progress(name string) {
+	s := p.s
+	s.mu.Lock()
+	done, left := s.taken, 0
+	rounds := 0
+	for _, c := range s.cells {
+		if c.status == "" {
+			reps := c.cell.Reps
+			if c.cell.Auto {
+				reps = max(reps, min(c.samples+1, c.cell.MaxReps))
+			}
+			left += max(reps-c.samples, 0)
+			rounds = max(rounds, reps)
+		}
+	}
+	s.mu.Unlock()
+	elapsed := time.Since(s.began)
+	eta := "?"
+	if done > 0 {
+		eta = "~" + (elapsed / time.Duration(done) * time.Duration(left)).Round(time.Second).String()
+	}
+	fmt.Fprintf(s.o.Progress, "lab: round %d/%d · cell %d/%d · %s elapsed · %s left · %s\n",
+		p.round, max(rounds, p.round), p.before+p.started, p.total, elapsed.Round(time.Second), eta, name)
+}
+
+// settle records what became of every cell of a finished process.
+func (p *parse) settle(cells []int, werr error, killed, interrupted bool) {
+	s := p.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, i := range cells {
+		c := s.cells[i]
+		name := c.cell.Name()
+		if slices.Contains(p.got, name) {
+			continue
+		}
+		if msg, ok := p.msgs[name]; ok {
+			c.err = strings.Join(msg, "\n")
+			c.status = rundir.Failed
+			if strings.Contains(c.err, "timed out after") {
+				c.status = rundir.Timeout
+			}
+			continue
+		}
+		if name != p.running || interrupted {
+			continue // not reached in this process; still pending
+		}
+		// The process died or was killed while this cell ran.
+		switch {
+		case killed:
+			c.status = rundir.Timeout
+			c.err = fmt.Sprintf("the benchmark process was killed after its time budget while this cell ran (%v)", werr)
+		default:
+			c.status = rundir.Failed
+			c.err = fmt.Sprintf("the benchmark process ended while this cell ran: %v; its last output:\n%s", werr, strings.Join(p.tail, "\n"))
+		}
+	}
+}
