@@ -113,7 +113,7 @@ func (p *parse) stderr(r io.Reader) {
 			p.tail = p.tail[1:]
 		}
 		p.mu.Unlock()
-		fmt.Fprintf(p.s.o.Progress, "  | %s\n", line)
+		p.s.rep.println("  | " + line)
 	}
 }
 
@@ -133,13 +133,8 @@ func (p *parse) progress(name string) {
 		}
 	}
 	s.mu.Unlock()
-	elapsed := time.Since(s.began)
-	eta := "?"
-	if done > 0 {
-		eta = "~" + (elapsed / time.Duration(done) * time.Duration(left)).Round(time.Second).String()
-	}
-	fmt.Fprintf(s.o.Progress, "lab: round %d/%d · cell %d/%d · %s elapsed · %s left · %s\n",
-		p.round, max(rounds, p.round), p.before+p.started, p.total, elapsed.Round(time.Second), eta, name)
+	s.rep.update(status{round: p.round, rounds: max(rounds, p.round), pos: p.before + p.started, inRound: p.total,
+		taken: done, left: left, elapsed: time.Since(s.began), cell: name})
 }
 
 // settle records what became of every cell of a finished process.

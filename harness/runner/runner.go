@@ -40,8 +40,10 @@ type Options struct {
 	RunID      string // "" = the start time, UTC
 	Seed       int64
 	Flags      rundir.RunOptions
-	Warnings   []string  // noise warnings found before the run
-	Progress   io.Writer // progress lines, and the benchmark's stderr
+	Warnings   []string // noise warnings found before the run
+	// Progress receives the run's progress and the benchmark's stderr: a
+	// live status line when it is a terminal, plain lines otherwise.
+	Progress io.Writer
 
 	// slack is added to each benchmark process's time budget (the sum of
 	// its cells' timeouts) before it is killed; 0 means a minute.
@@ -78,13 +80,15 @@ type state struct {
 	run     rundir.Run
 	began   time.Time
 	taken   int // samples taken so far (for the estimate)
+	rep     reporter
 	mu      sync.Mutex
 }
 
 // Run samples every cell and returns the run directory. It returns the
 // directory also with an error: whatever was measured is kept.
 func Run(ctx context.Context, o Options) (string, error) {
-	s := &state{o: o, byName: map[string]int{}, began: time.Now()}
+	s := &state{o: o, byName: map[string]int{}, began: time.Now(), rep: newReporter(o.Progress)}
+	defer s.rep.close()
 	id := o.RunID
 	if id == "" {
 		id = s.began.UTC().Format("20060102T150405Z")
