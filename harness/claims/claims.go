@@ -5,21 +5,15 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 
 	"concurrency-lab/harness/rundir"
 	"concurrency-lab/harness/stats"
 )
 
-// Seed seeds every bootstrap of a claim's ratio, so that a page can be
-// rebuilt to the same digits. The claims page records it.
-const Seed uint64 = 20261125
-
-// Resamples is the number of bootstrap resamples of every ratio.
-const Resamples = stats.DefaultResamples
-
-// Confidence is the level of every ratio's interval.
-const Confidence = stats.Confidence
+// ArticleSeconds are the article's CPython times (i7-8700K, primes up to
+// 100 000, 2 workers), by the lab model that stands for each: processes,
+// threads (thread-gil) and asyncio (loop).
+var ArticleSeconds = map[string]float64{"process": 23.87, "thread-gil": 45.24, "loop": 44.77}
 
 // Claim is one of the article's claims as a hypothesis.
 type Claim struct {
@@ -27,13 +21,22 @@ type Claim struct {
 	Text    string // the claim, in the article's words
 	Kind    string // "difference" or "sameness"
 	Compare string // what is compared, in words
-	Rule    string // the rule, with its bound or margin
-	Note    string // a caveat that belongs next to every verdict
+	// rule is the rule in words, with its bound or margin from the options.
+	rule func(m Margins) string
+	// margin picks the claim's bound or margin from the options' (nil when
+	// the rule has none).
+	margin func(m Margins) Rule
+	Note   string // a caveat that belongs next to every verdict
 	// Needs names the experiment that would give the data, for claims the
 	// matrix cannot judge yet; judge is nil then.
 	Needs string
-	judge func(d *rundir.Dir) ([]Comparison, []string)
+	judge func(d *rundir.Dir, o Options) ([]Comparison, []string)
 }
+
+// Rule is the claim's rule in words, with the bound or margin o gives it.
+func (c *Claim) Rule(o Options) string { return c.rule(o.Margins) }
+
+func fixed(s string) func(Margins) string { return func(Margins) string { return s } }
 
 // Quantity is one side of a comparison: a cell's median (or a quantity
 // derived from cells) with its 95% CI when there is one.
@@ -59,6 +62,7 @@ type Comparison struct {
 // Result is a claim judged on one machine.
 type Result struct {
 	Claim       *Claim
+	Rule        string // the claim's rule with the options' margins
 	Hardware    string
 	Run         string // the run judged ("" when none had the cells)
 	RunPath     string
@@ -68,13 +72,16 @@ type Result struct {
 	Missing     []string // cells (or experiments) that were needed and absent
 }
 
-// All is the twelve claims of DESIGN.md §5, in order.
+// All is the article's twelve claims, in order, as the README states
+// them.
 var All = []*Claim{
 	{
 		N: 1, Kind: "difference",
-		Text:    "CPU-bound ⇒ processes: with 2 workers, processes are ~2× faster than threads and asyncio (CPython, i7-8700K: 23.87 / 45.24 / 44.77 s).",
+		Text: fmt.Sprintf("CPU-bound ⇒ processes: with 2 workers, processes are ~2× faster than threads and asyncio (CPython, i7-8700K: %g / %g / %g s).",
+			ArticleSeconds["process"], ArticleSeconds["thread-gil"], ArticleSeconds["loop"]),
 		Compare: "primes, replicate, 2 workers: time of thread-gil / process and of loop / process",
-		Rule:    "both ratios ≥ 1.5. " + DifferenceRule(1.5, true),
+		rule:    func(m Margins) string { return "both ratios " + m.CPUBound.Short() + ". " + m.CPUBound.String() },
+		margin:  func(m Margins) Rule { return m.CPUBound },
 		Note:    "Judged on the lab's Go emulation: thread-gil stands for CPython threads (one global lock, 5 ms switch interval) and loop for asyncio. It is not CPython; no CPython reference run exists yet.",
 		judge:   judgeCPUBound,
 	},
@@ -82,7 +89,8 @@ var All = []*Claim{
 		N: 2, Kind: "sameness",
 		Text:    "Under a GIL, threads and the event loop are equally serialised for CPU work.",
 		Compare: "primes, replicate, 2 workers: time of loop / thread-gil",
-		Rule:    "within ±10%. " + SamenessRule(0.9, 1.1),
+		rule:    func(m Margins) string { return m.GILSame.Short() + ". " + m.GILSame.String() },
+		margin:  func(m Margins) Rule { return m.GILSame },
 		Note:    "Judged on the lab's Go emulation (thread-gil for CPython threads, loop for asyncio), not on CPython.",
 		judge:   judgeGILSame,
 	},
@@ -90,65 +98,73 @@ var All = []*Claim{
 		N: 3, Kind: "sameness",
 		Text:    "Without a GIL (Go threads) CPU work runs in parallel like processes.",
 		Compare: "primes, replicate, 2 workers: time of thread / process",
-		Rule:    "within ±10%. " + SamenessRule(0.9, 1.1),
+		rule:    func(m Margins) string { return m.NoGIL.Short() + ". " + m.NoGIL.String() },
+		margin:  func(m Margins) Rule { return m.NoGIL },
 		judge:   judgeNoGIL,
 	},
 	{
 		N: 4, Kind: "difference",
 		Text:    "I/O-bound with many slow connections ⇒ event loop.",
 		Compare: "sleep, the most tasks: loop time / ideal time (sleep_ms × ⌈tasks / concurrency⌉); memory per waiting task of loop vs thread and process",
-		Rule: "loop time ≤ 1.05 × ideal (" + DifferenceRule(1.05, false) + ") and loop the least memory per waiting task " +
-			"(per task = (peak RSS at the most tasks − peak RSS at tasks = 10) / (tasks − 10), from the medians; its interval from the two medians' 95% CIs; " +
-			"least when loop's interval lies entirely below the other model's, not least when entirely above, inconclusive when they overlap)",
-		judge: judgeManyWaits,
+		rule: func(m Margins) string {
+			return "loop time / ideal " + m.ManyWaits.Short() + " (" + m.ManyWaits.String() + "; the ideal is a constant, so only the loop's samples are resampled) and loop the least memory per waiting task " +
+				"(per task = (peak RSS at the most tasks − peak RSS at the fewest) / (the difference in tasks), from the medians; its interval from the two medians' 95% CIs; " +
+				"least when loop's interval lies entirely below the other model's, not least when entirely above, inconclusive when they overlap)"
+		},
+		margin: func(m Margins) Rule { return m.ManyWaits },
+		judge:  judgeManyWaits,
 	},
 	{
 		N: 5, Kind: "sameness",
 		Text:    "I/O-bound with few fast connections ⇒ threads are fine.",
 		Compare: "sleep, the fewest tasks (all at once, so tasks ≤ workers): time of thread / loop",
-		Rule:    "within ±10%. " + SamenessRule(0.9, 1.1),
+		rule:    func(m Margins) string { return m.FewWaits.Short() + ". " + m.FewWaits.String() },
+		margin:  func(m Margins) Rule { return m.FewWaits },
 		judge:   judgeFewWaits,
 	},
 	{
 		N: 6, Kind: "difference",
 		Text:    "Processes pay for IPC; threads share memory.",
 		Compare: "pipeline, the largest payload: throughput (B/s) of thread / process",
-		Rule:    "≥ 1.5. " + DifferenceRule(1.5, true),
+		rule:    func(m Margins) string { return m.IPC.Short() + ". " + m.IPC.String() },
+		margin:  func(m Margins) Rule { return m.IPC },
 		judge:   judgeIPC,
 	},
 	{
 		N: 7, Kind: "difference",
 		Text:    "The loop's interleaving is deterministic; threads' is not.",
 		Compare: "interleave: distinct orders over R repetitions",
-		Rule:    "loop = 1 and thread > 1",
+		rule:    fixed("loop = 1 and thread > 1"),
 		Needs:   "interleave",
 	},
 	{
 		N: 8, Kind: "difference",
 		Text:    "A blocking call inside a coroutine stalls the whole loop.",
 		Compare: "blocking: loop-only vs offloaded",
-		Rule:    "loop-only ≥ 0.9 × K·X",
+		rule:    fixed("loop-only ≥ 0.9 × K·X"),
 		Needs:   "blocking",
 	},
 	{
 		N: 9, Kind: "sameness",
 		Text:    "Partitioning a CPU job over N cores gives ~N× (the article's \"cut the list into 8 parts\").",
 		Compare: "primes, partition, process model: speed-up / N = time(1 worker) / time(N workers) / N, for N = 2 … usable CPUs",
-		Rule:    "inside [0.8, 1.05] for every N. " + SamenessRule(0.8, 1.05),
+		rule:    func(m Margins) string { return m.Partition.Short() + " for every N. " + m.Partition.String() },
+		margin:  func(m Margins) Rule { return m.Partition },
 		judge:   judgePartition,
 	},
 	{
 		N: 10, Kind: "difference",
 		Text:    "uvloop makes asyncio 2–4× faster.",
 		Compare: "CPython loop: asyncio vs uvloop",
-		Rule:    "ratio inside [2, 4]; inconclusive where uvloop is absent",
+		rule:    fixed("ratio inside [2, 4]; inconclusive where uvloop is absent"),
 		Needs:   "a CPython reference run with uvloop",
 	},
 	{
 		N: 11, Kind: "difference",
 		Text:    "Spawning workers costs; pools amortise it.",
 		Compare: "spawn: cold / warm time per worker",
-		Rule:    "> 1. " + DifferenceRule(1, true),
+		rule:    func(m Margins) string { return m.Spawn.Short() + ". " + m.Spawn.String() },
+		margin:  func(m Margins) Rule { return m.Spawn },
 		Note:    "The article (cold) and scaling (warm) experiments share a primes cell, but 1.5 s of work drowns a start-up of milliseconds, so they are not used as a stand-in.",
 		Needs:   "spawn",
 	},
@@ -156,45 +172,26 @@ var All = []*Claim{
 		N: 12, Kind: "difference",
 		Text:    "Many threads holding large results cost memory.",
 		Compare: "memory: hold vs release, extra RSS per unit",
-		Rule:    "extra RSS ≥ 0.9 × result_bytes per unit",
+		rule:    fixed("extra RSS ≥ 0.9 × result_bytes per unit"),
 		Needs:   "memory",
 	},
 }
 
-// Judge judges every claim on one machine's runs (any order). Each claim is
-// judged on the latest complete run that has its cells, preferring full runs
-// to smoke runs; a claim no run can judge is inconclusive, with what is
-// missing.
-func Judge(hardware string, runs []*rundir.Dir) []Result {
-	cands := candidates(runs)
+// Judge judges every claim on one machine's runs (any order) with options
+// o. Each claim is judged on the first of Candidates(runs) that has its
+// cells (full runs before smoke runs, newest first); a claim no run can
+// judge is inconclusive, with what is missing.
+func Judge(hardware string, runs []*rundir.Dir, o Options) []Result {
+	cands := Candidates(runs)
 	var out []Result
 	for _, c := range All {
-		out = append(out, judgeOne(c, hardware, cands))
+		out = append(out, judgeOne(c, hardware, cands, o))
 	}
 	return out
 }
 
-// candidates orders the complete runs: full runs newest first, then smoke
-// runs newest first.
-func candidates(runs []*rundir.Dir) []*rundir.Dir {
-	var c []*rundir.Dir
-	for _, d := range runs {
-		if d.Run.Complete {
-			c = append(c, d)
-		}
-	}
-	sort.SliceStable(c, func(i, j int) bool {
-		si, sj := c[i].Run.Options.Smoke, c[j].Run.Options.Smoke
-		if si != sj {
-			return !si
-		}
-		return c[i].Run.Started.After(c[j].Run.Started)
-	})
-	return c
-}
-
-func judgeOne(c *Claim, hardware string, runs []*rundir.Dir) Result {
-	r := Result{Claim: c, Hardware: hardware, Verdict: Inconclusive}
+func judgeOne(c *Claim, hardware string, runs []*rundir.Dir, o Options) Result {
+	r := Result{Claim: c, Rule: c.Rule(o), Hardware: hardware, Verdict: Inconclusive}
 	if c.judge == nil {
 		r.Missing = []string{"no data: needs the " + c.Needs + " experiment, which the matrix does not have yet"}
 		return r
@@ -205,9 +202,9 @@ func judgeOne(c *Claim, hardware string, runs []*rundir.Dir) Result {
 	}
 	var firstMissing []string
 	for i, d := range runs {
-		comps, missing := c.judge(d)
+		comps, missing := c.judge(d, o)
 		if len(missing) == 0 {
-			r.Run, r.RunPath, r.Smoke = d.Run.ID, d.Path, d.Run.Options.Smoke
+			r.Run, r.RunPath, r.Smoke = RunID(d), d.Path, d.Run.Options.Smoke
 			r.Comparisons = comps
 			vs := make([]Verdict, len(comps))
 			for i, cp := range comps {
@@ -224,78 +221,6 @@ func judgeOne(c *Claim, hardware string, runs []*rundir.Dir) Result {
 	return r
 }
 
-// want selects a cell: a workload, a model and parameter values.
-type want struct {
-	workload string
-	model    string
-	params   map[string]string
-	unit     string
-}
-
-func (w want) String() string {
-	var kv []string
-	for k, v := range w.params {
-		kv = append(kv, k+"="+v)
-	}
-	sort.Strings(kv)
-	return fmt.Sprintf("%s, model=%s, %s (status ok, ≥ 2 %s samples)", w.workload, w.model, strings.Join(kv, ", "), w.unit)
-}
-
-func (w want) match(c *rundir.Cell) bool {
-	if c.Workload != w.workload || c.Model != w.model || c.Status != rundir.OK {
-		return false
-	}
-	for k, v := range w.params {
-		if c.Params[k] != v {
-			return false
-		}
-	}
-	return len(c.Metrics[w.unit].Samples) >= 2
-}
-
-// together finds one cell per want, all in the same experiment (so that
-// sizes agree), trying experiments in the order of prefer and then in the
-// order of the summary. It returns the missing wants when no experiment has
-// them all.
-func together(d *rundir.Dir, prefer []string, ws ...want) ([]*rundir.Cell, []string) {
-	var exps []string
-	for _, c := range d.Summary.Cells {
-		if !slices.Contains(exps, c.Experiment) {
-			exps = append(exps, c.Experiment)
-		}
-	}
-	sort.SliceStable(exps, func(i, j int) bool { return rank(prefer, exps[i]) < rank(prefer, exps[j]) })
-	for _, e := range exps {
-		got := make([]*rundir.Cell, len(ws))
-		n := 0
-		for i, w := range ws {
-			for ci := range d.Summary.Cells {
-				c := &d.Summary.Cells[ci]
-				if c.Experiment == e && w.match(c) {
-					got[i] = c
-					n++
-					break
-				}
-			}
-		}
-		if n == len(ws) {
-			return got, nil
-		}
-	}
-	var missing []string
-	for _, w := range ws {
-		missing = append(missing, w.String())
-	}
-	return nil, missing
-}
-
-func rank(prefer []string, e string) int {
-	if i := slices.Index(prefer, e); i >= 0 {
-		return i
-	}
-	return len(prefer)
-}
-
 // quantity is a cell's metric as a Quantity.
 func quantity(label string, c *rundir.Cell, unit string) Quantity {
 	m := c.Metrics[unit]
@@ -306,9 +231,9 @@ func quantity(label string, c *rundir.Cell, unit string) Quantity {
 	return q
 }
 
-// ratio compares unit of b against a with a seeded bootstrap.
-func ratio(what string, a, b *rundir.Cell, unit string, la, lb string) (Comparison, error) {
-	r, err := stats.RatioCI(a.Metrics[unit].Samples, b.Metrics[unit].Samples, Confidence, Resamples, Seed)
+// ratio compares unit of b against a with the options' bootstrap.
+func ratio(o Options, what string, a, b *rundir.Cell, unit string, la, lb string) (Comparison, error) {
+	r, err := o.Ratio(a.Metrics[unit].Samples, b.Metrics[unit].Samples)
 	if err != nil {
 		return Comparison{}, fmt.Errorf("%s vs %s: %w", b.Name, a.Name, err)
 	}
@@ -317,47 +242,49 @@ func ratio(what string, a, b *rundir.Cell, unit string, la, lb string) (Comparis
 
 var primes2 = map[string]string{"split": "replicate", "workers": "2"}
 
-func judgeCPUBound(d *rundir.Dir) ([]Comparison, []string) {
-	cells, missing := together(d, []string{"article", "scaling"},
-		want{"primes", "process", primes2, "sec/op"},
-		want{"primes", "thread-gil", primes2, "sec/op"},
-		want{"primes", "loop", primes2, "sec/op"})
+// judge sets a comparison's rule and verdict from a margin.
+func (c *Comparison) judge(rule Rule) {
+	c.Rule, c.Verdict = rule.String(), rule.Judge(*c.Ratio)
+}
+
+func judgeCPUBound(d *rundir.Dir, o Options) ([]Comparison, []string) {
+	cells, missing := articleModels(d, "process", "thread-gil", "loop")
 	if missing != nil {
 		return nil, missing
 	}
 	var out []Comparison
 	for i, m := range []string{"thread-gil", "loop"} {
-		c, err := ratio("time of "+m+" / process", cells[0], cells[i+1], "sec/op", "process", m)
+		c, err := ratio(o, "time of "+m+" / process", cells[0], cells[i+1], "sec/op", "process", m)
 		if err != nil {
 			return nil, []string{err.Error()}
 		}
-		c.Rule, c.Verdict = DifferenceRule(1.5, true), Difference(*c.Ratio, 1.5, true)
+		c.judge(o.Margins.CPUBound)
 		out = append(out, c)
 	}
 	return out, nil
 }
 
-func sameTime(d *rundir.Dir, prefer []string, workload string, params map[string]string, base, other string) ([]Comparison, []string) {
-	cells, missing := together(d, prefer,
-		want{workload, base, params, "sec/op"},
-		want{workload, other, params, "sec/op"})
+// sameArticle compares the article cells of two models with a sameness
+// rule.
+func sameArticle(d *rundir.Dir, o Options, rule Rule, base, other string) ([]Comparison, []string) {
+	cells, missing := articleModels(d, base, other)
 	if missing != nil {
 		return nil, missing
 	}
-	c, err := ratio("time of "+other+" / "+base, cells[0], cells[1], "sec/op", base, other)
+	c, err := ratio(o, "time of "+other+" / "+base, cells[0], cells[1], "sec/op", base, other)
 	if err != nil {
 		return nil, []string{err.Error()}
 	}
-	c.Rule, c.Verdict = SamenessRule(0.9, 1.1), Sameness(*c.Ratio, 0.9, 1.1)
+	c.judge(rule)
 	return []Comparison{c}, nil
 }
 
-func judgeGILSame(d *rundir.Dir) ([]Comparison, []string) {
-	return sameTime(d, []string{"article", "scaling"}, "primes", primes2, "thread-gil", "loop")
+func judgeGILSame(d *rundir.Dir, o Options) ([]Comparison, []string) {
+	return sameArticle(d, o, o.Margins.GILSame, "thread-gil", "loop")
 }
 
-func judgeNoGIL(d *rundir.Dir) ([]Comparison, []string) {
-	return sameTime(d, []string{"article", "scaling"}, "primes", primes2, "process", "thread")
+func judgeNoGIL(d *rundir.Dir, o Options) ([]Comparison, []string) {
+	return sameArticle(d, o, o.Margins.NoGIL, "process", "thread")
 }
 
 // sleepTasks lists the tasks values of model's ok sleep cells with all tasks
@@ -367,11 +294,11 @@ func sleepTasks(d *rundir.Dir, model string) ([]int, map[int]*rundir.Cell) {
 	var ts []int
 	for i := range d.Summary.Cells {
 		c := &d.Summary.Cells[i]
-		if c.Workload != "sleep" || c.Model != model || c.Status != rundir.OK || c.Params["workers"] != "0" {
+		if c.Workload != "sleep" || c.Model != model || c.Params["workers"] != "0" || !Usable(c, "sec/op") {
 			continue
 		}
 		t, err := strconv.Atoi(c.Params["tasks"])
-		if err != nil || cells[t] != nil || len(c.Metrics["sec/op"].Samples) < 2 {
+		if err != nil || cells[t] != nil {
 			continue
 		}
 		cells[t] = c
@@ -409,7 +336,7 @@ func perTask(model string, ts []int, cells map[int]*rundir.Cell) (Quantity, bool
 	return q, true
 }
 
-func judgeManyWaits(d *rundir.Dir) ([]Comparison, []string) {
+func judgeManyWaits(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	ts, loops := sleepTasks(d, "loop")
 	if len(ts) < 2 {
 		return nil, []string{"sleep, model=loop, workers=0: at least two tasks values (status ok), e.g. tasks=10 and tasks=10000"}
@@ -420,16 +347,18 @@ func judgeManyWaits(d *rundir.Dir) ([]Comparison, []string) {
 		return nil, []string{fmt.Sprintf("%s: a positive sleep_ms parameter", most.Name)}
 	}
 	ideal := sleepMS / 1000 // all tasks wait at once: one sleep
-	r, err := stats.RatioCI([]float64{ideal, ideal}, most.Metrics["sec/op"].Samples, Confidence, Resamples, Seed)
+	// The ideal is a constant: only the loop's samples are resampled.
+	r, err := o.ToConstant(ideal, most.Metrics["sec/op"].Samples)
 	if err != nil {
 		return nil, []string{err.Error()}
 	}
 	timeCmp := Comparison{
 		What:  fmt.Sprintf("loop time at tasks=%d / ideal", ts[len(ts)-1]),
-		A:     Quantity{Label: fmt.Sprintf("ideal: sleep_ms × ⌈tasks / concurrency⌉ = %g ms", sleepMS), Unit: "sec/op", Median: ideal, Lo: ideal, Hi: ideal, HasCI: true},
+		A:     Quantity{Label: fmt.Sprintf("ideal: sleep_ms × ⌈tasks / concurrency⌉ = %g ms (exact)", sleepMS), Unit: "sec/op", Median: ideal},
 		B:     quantity("loop", most, "sec/op"),
-		Ratio: &r, Rule: DifferenceRule(1.05, false), Verdict: Difference(r, 1.05, false),
+		Ratio: &r,
 	}
+	timeCmp.judge(o.Margins.ManyWaits)
 	out := []Comparison{timeCmp}
 	loopMem, ok := perTask("loop", ts, loops)
 	if !ok {
@@ -466,18 +395,28 @@ func judgeManyWaits(d *rundir.Dir) ([]Comparison, []string) {
 	return out, nil
 }
 
-func judgeFewWaits(d *rundir.Dir) ([]Comparison, []string) {
+func judgeFewWaits(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	ts, _ := sleepTasks(d, "loop")
 	tt, _ := sleepTasks(d, "thread")
 	for _, t := range ts { // the fewest tasks both models have
 		if slices.Contains(tt, t) {
-			return sameTime(d, []string{"sleep"}, "sleep", map[string]string{"tasks": strconv.Itoa(t), "workers": "0"}, "loop", "thread")
+			params := map[string]string{"tasks": strconv.Itoa(t), "workers": "0"}
+			cells, missing := together(d, []string{"sleep"}, want{"sleep", "loop", params, "sec/op"}, want{"sleep", "thread", params, "sec/op"})
+			if missing != nil {
+				return nil, missing
+			}
+			c, err := ratio(o, fmt.Sprintf("time of thread / loop at tasks=%d", t), cells[0], cells[1], "sec/op", "loop", "thread")
+			if err != nil {
+				return nil, []string{err.Error()}
+			}
+			c.judge(o.Margins.FewWaits)
+			return []Comparison{c}, nil
 		}
 	}
 	return nil, []string{"sleep, models thread and loop, the same tasks value, workers=0 (status ok)"}
 }
 
-func judgeIPC(d *rundir.Dir) ([]Comparison, []string) {
+func judgeIPC(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	// The largest payload both models have, in one experiment.
 	best, bestBytes := []*rundir.Cell(nil), -1
 	for i := range d.Summary.Cells {
@@ -499,15 +438,15 @@ func judgeIPC(d *rundir.Dir) ([]Comparison, []string) {
 	if best == nil {
 		return nil, []string{"pipeline, models process and thread, the same payload_bytes, with B/s samples (status ok)"}
 	}
-	c, err := ratio(fmt.Sprintf("throughput of thread / process at payload_bytes=%d", bestBytes), best[0], best[1], "B/s", "process", "thread")
+	c, err := ratio(o, fmt.Sprintf("throughput of thread / process at payload_bytes=%d", bestBytes), best[0], best[1], "B/s", "process", "thread")
 	if err != nil {
 		return nil, []string{err.Error()}
 	}
-	c.Rule, c.Verdict = DifferenceRule(1.5, true), Difference(*c.Ratio, 1.5, true)
+	c.judge(o.Margins.IPC)
 	return []Comparison{c}, nil
 }
 
-func judgePartition(d *rundir.Dir) ([]Comparison, []string) {
+func judgePartition(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	cores := d.Run.Hardware.Detected.UsableCPUs
 	if cores < 2 {
 		return nil, []string{fmt.Sprintf("a machine with at least 2 usable CPUs (this run saw %d)", cores)}
@@ -522,14 +461,14 @@ func judgePartition(d *rundir.Dir) ([]Comparison, []string) {
 			missing = append(missing, miss...)
 			continue
 		}
-		c, err := ratio(fmt.Sprintf("speed-up / N at N=%d (time at 1 worker / time at %d, divided by %d)", n, n, n), cells[0], cells[1], "sec/op", fmt.Sprintf("process, %d workers", n), "process, 1 worker")
+		c, err := ratio(o, fmt.Sprintf("speed-up / N at N=%d (time at 1 worker / time at %d, divided by %d)", n, n, n), cells[0], cells[1], "sec/op", fmt.Sprintf("process, %d workers", n), "process, 1 worker")
 		if err != nil {
 			return nil, []string{err.Error()}
 		}
 		r := *c.Ratio
 		r.Point, r.Lo, r.Hi = r.Point/float64(n), r.Lo/float64(n), r.Hi/float64(n)
 		c.Ratio = &r
-		c.Rule, c.Verdict = SamenessRule(0.8, 1.05), Sameness(r, 0.8, 1.05)
+		c.judge(o.Margins.Partition)
 		out = append(out, c)
 	}
 	if missing != nil {

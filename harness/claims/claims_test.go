@@ -22,7 +22,7 @@ func noisy(seed uint64, n int, centre, spread float64) []float64 {
 
 func ratioOf(t *testing.T, a, b []float64) stats.Ratio {
 	t.Helper()
-	r, err := stats.RatioCI(a, b, Confidence, Resamples, Seed)
+	r, err := DefaultOptions.Ratio(a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestJudgeRun(t *testing.T) {
 		cell("article", "primes", "loop", p, map[string][]float64{"sec/op": noisy(4, 6, 2, 0.01)}),
 	}
 	got := map[int]Result{}
-	for _, r := range Judge("hw", []*rundir.Dir{d}) {
+	for _, r := range Judge("hw", []*rundir.Dir{d}, DefaultOptions) {
 		got[r.Claim.N] = r
 	}
 	if len(got) != 12 {

@@ -1,7 +1,12 @@
-// Package claims judges the article's claims (DESIGN.md §5) on measured run
-// directories: every verdict rests on the confidence interval of a ratio of
-// medians (stats.RatioCI, a seeded bootstrap), compared with a stated bound
-// or equivalence margin.
+// Package claims judges the article's claims on measured run directories
+// (the claims and rules are documented in the README, "The article and its claims"): every verdict
+// rests on the confidence interval of a ratio of medians (stats.RatioCI, a
+// seeded bootstrap) or of a median to an exact constant
+// (stats.RatioToConstant), compared with a stated bound or equivalence
+// margin. It is the lab's one judging engine: it chooses the run (Candidates,
+// Latest), finds the cells (Find, ArticleCells) and draws the intervals
+// (Options.Ratio) for the claims page, the decision guide and the compare
+// page alike, all with one Options value.
 package claims
 
 import (

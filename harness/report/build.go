@@ -28,6 +28,9 @@ const Marker = ".lab-report"
 type Options struct {
 	Results string // the results root, results/<hardware>/<run-id>/
 	Out     string // the site's directory; replaced whole
+	// Judging are the options of every judgement the site shows (claims,
+	// decision guide, compare page); nil means claims.DefaultOptions.
+	Judging *claims.Options
 }
 
 // Built says what Build wrote.
@@ -47,6 +50,9 @@ func Build(o Options) (*Built, error) {
 	s, err := Load(o.Results)
 	if err != nil {
 		return nil, err
+	}
+	if o.Judging != nil {
+		s.Options = *o.Judging
 	}
 	if err := checkOut(o.Out); err != nil {
 		return nil, err
@@ -106,6 +112,7 @@ func (s *Site) prepare() {
 			for r := range runs {
 				for _, x := range r.Experiments {
 					x.charts()
+					x.Flags = flags(x, s.Options.HighCV)
 				}
 			}
 		})
@@ -115,13 +122,9 @@ func (s *Site) prepare() {
 	}
 	close(runs)
 	for _, m := range s.Machines {
-		var dirs []*rundir.Dir
-		for _, r := range m.Runs {
-			dirs = append(dirs, r.Dir)
-		}
-		m.Claims = claims.Judge(m.ID, dirs)
-		m.Headline = headline(m)
-		m.Guide = guide(m)
+		m.Claims = claims.Judge(m.ID, m.dirs(), s.Options)
+		m.Headline = s.headline(m)
+		m.Guide = s.guide(m)
 	}
 	wg.Wait()
 }
@@ -211,7 +214,7 @@ func (s *Site) writeRun(dir string, r *Run, page func(name, path, title string, 
 				return err
 			}
 		}
-		if err := page("experiment", r.Path+"/"+x.File, x.Name+" — run "+r.ID()+" on "+r.Machine, expView{Run: r, X: x, Rows: rows(x)}); err != nil {
+		if err := page("experiment", r.Path+"/"+x.File, x.Name+" — run "+r.ID()+" on "+r.Machine, expView{Run: r, X: x, Rows: rows(x, s.Options.HighCV)}); err != nil {
 			return err
 		}
 	}

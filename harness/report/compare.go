@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 
+	"concurrency-lab/harness/claims"
 	"concurrency-lab/harness/diff"
 	"concurrency-lab/harness/report/plots"
 )
@@ -53,38 +53,26 @@ type compareRow struct {
 	Underpowered                 bool
 }
 
-// latestRun picks the run of m to compare: its newest complete run that is
-// not a smoke run, else its newest complete run, else its newest run; why
-// says which fallback was taken ("" for none).
+// latestRun picks the run of m to compare with claims.Latest: its newest
+// complete full run, else its newest complete smoke run, else its newest
+// run; why says which fallback was taken ("" for none).
 func latestRun(m *Machine) (r *Run, why string) {
-	for _, r := range m.Runs { // newest first
-		if r.Dir.Run.Complete && !r.Dir.Run.Options.Smoke {
-			return r, ""
-		}
-	}
-	for _, r := range m.Runs {
-		if r.Dir.Run.Complete {
-			return r, "no complete full-size run: this is the newest complete smoke run (sizes capped, not a measurement)"
-		}
-	}
-	return m.Runs[0], "no complete run: this is the newest run, incomplete"
+	d, why := claims.Latest(m.dirs())
+	return m.run(d), why
 }
 
-// compareOptions are the options of every machine comparison: diff's
-// defaults, with the site's seed for the bootstrap so that a rebuild gives
-// the same intervals.
-func (s *Site) compareOptions() diff.Options {
-	o := diff.DefaultOptions
-	o.Seed = s.Seed
-	return o
-}
+// compareOptions are the options of every machine comparison: the site's
+// judging options as diff.Options (diff's defaults with the site's seed,
+// resamples, threshold, α and correction), so that a rebuild gives the same
+// intervals.
+func (s *Site) compareOptions() diff.Options { return s.Options.Diff() }
 
 // compare diffs the chosen runs of every pair of machines and draws each
 // pair's ratio chart.
 func (s *Site) compare() compareView {
 	v := compareView{Machines: len(s.Machines), Options: s.compareOptions(),
 		Verdicts: []string{diff.Slower, diff.Faster, diff.Same, diff.Unsure, diff.Untestable}}
-	v.Threshold = strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", 100*v.Options.Threshold), "0"), ".") + "%"
+	v.Threshold = pct(v.Options.Threshold)
 	ms := slices.Clone(s.Machines)
 	slices.SortFunc(ms, func(a, b *Machine) int { return cmp.Compare(a.ID, b.ID) })
 	used := map[string]bool{}

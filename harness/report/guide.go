@@ -26,95 +26,77 @@ type HeadCol struct {
 	Cell    *rundir.Cell
 	Median  string
 	CI      string
-	Ratio   string // time / process time, with its CI
-	Article string // the article's CPython figure, for process, thread, loop
+	Ratio   string       // time / process time, with its CI
+	Of      *stats.Ratio // that ratio (nil without a process cell)
+	Article string       // the article's CPython figure, for process, thread, loop
 }
 
-// articleSeconds are the article's CPython times (i7-8700K), by the model
-// that stands for each.
-var articleSeconds = map[string]string{"process": "23.87 s", "thread-gil": "45.24 s (threads)", "loop": "44.77 s (asyncio)"}
+// articleLabel says which CPython model each lab model stands for.
+var articleLabel = map[string]string{"process": "", "thread-gil": " (threads)", "loop": " (asyncio)"}
+
+// articleFigure is the article's CPython time of the model that stands for
+// m, from claims.ArticleSeconds ("" for models the article did not run).
+func articleFigure(m string) string {
+	sec, ok := claims.ArticleSeconds[m]
+	if !ok {
+		return ""
+	}
+	return strconv.FormatFloat(sec, 'g', -1, 64) + " s" + articleLabel[m]
+}
 
 // Advice is one statement of the decision guide with its evidence.
 type Advice struct {
 	Text     string
 	Evidence string // site path of the page that shows the cells
 	Label    string
+	// Figures are the ratios the statement rests on, each model's against
+	// the best.
+	Figures []Figure
 }
 
-// candidateRuns orders a machine's complete runs as the claims do: full runs
-// newest first, then smoke runs.
-func candidateRuns(m *Machine) []*Run {
+// Figure is one model's ratio to the best of a decision-guide statement.
+type Figure struct {
+	Model string
+	Ratio stats.Ratio
+}
+
+// candidateRuns orders a machine's complete runs as the claims do
+// (claims.Candidates).
+func (s *Site) candidateRuns(m *Machine) []*Run {
 	var out []*Run
-	for _, r := range m.Runs {
-		if r.Dir.Run.Complete && !r.Dir.Run.Options.Smoke {
-			out = append(out, r)
-		}
-	}
-	for _, r := range m.Runs {
-		if r.Dir.Run.Complete && r.Dir.Run.Options.Smoke {
-			out = append(out, r)
-		}
+	for _, d := range claims.Candidates(m.dirs()) {
+		out = append(out, m.run(d))
 	}
 	return out
 }
 
-// findCells returns the ok cells of the first experiment (preferred ones
-// first) whose cells match keep, with that experiment.
-func findCells(r *Run, prefer []string, keep func(*rundir.Cell) bool, unit string) (*Experiment, []*rundir.Cell) {
-	exps := slices.Clone(r.Experiments)
-	sort.SliceStable(exps, func(i, j int) bool {
-		ri, rj := slices.Index(prefer, exps[i].Name), slices.Index(prefer, exps[j].Name)
-		if ri < 0 {
-			ri = len(prefer)
-		}
-		if rj < 0 {
-			rj = len(prefer)
-		}
-		return ri < rj
-	})
-	for _, x := range exps {
-		var got []*rundir.Cell
-		for _, c := range okCells(x.Cells, unit) {
-			if keep(c) && len(c.Metrics[unit].Samples) >= 2 {
-				got = append(got, c)
-			}
-		}
-		if len(got) > 0 {
-			return x, got
-		}
-	}
-	return nil, nil
-}
-
-func isArticleCell(c *rundir.Cell) bool {
-	return c.Workload == "primes" && c.Params["split"] == "replicate" && c.Params["workers"] == "2"
-}
-
-// headline builds the article's table from the newest run that has it.
-func headline(m *Machine) *Headline {
-	for _, r := range candidateRuns(m) {
-		x, cells := findCells(r, []string{"article", "scaling"}, isArticleCell, "sec/op")
-		if x == nil {
+// headline builds the article's table from the newest run that has it: the
+// cells are claims.ArticleCells and the ratios the options' (those claim 1
+// and claim 3 show).
+func (s *Site) headline(m *Machine) *Headline {
+	for _, r := range s.candidateRuns(m) {
+		exp, cells := claims.ArticleCells(r.Dir)
+		if exp == "" {
 			continue
 		}
-		h := &Headline{Run: r, Experiment: x}
+		h := &Headline{Run: r, Experiment: r.experiment(exp)}
 		var base *rundir.Cell
 		for _, c := range cells {
 			if c.Model == "process" {
 				base = c
 			}
 		}
-		models, per := byModel(cells)
-		for _, mod := range models {
-			c := per[mod][0]
+		slices.SortStableFunc(cells, func(a, b *rundir.Cell) int { return modelRank(a.Model) - modelRank(b.Model) })
+		for _, c := range cells {
 			p, hasCI := medianOf(c, "sec/op")
-			col := HeadCol{Model: mod, Cell: c, Median: fmtUnit("sec/op", p.Y), CI: "no CI (< 6 samples)", Article: articleSeconds[mod]}
+			col := HeadCol{Model: c.Model, Cell: c, Median: fmtUnit("sec/op", p.Y), CI: "no CI (< 6 samples)", Article: articleFigure(c.Model)}
 			if hasCI {
 				col.CI = "[" + fmtUnit("sec/op", p.Lo) + ", " + fmtUnit("sec/op", p.Hi) + "]"
 			}
 			if base != nil {
-				if rt, err := stats.RatioCI(base.Metrics["sec/op"].Samples, c.Metrics["sec/op"].Samples, stats.Confidence, claims.Resamples, claims.Seed); err == nil {
-					col.Ratio = fmt.Sprintf("%s× [%s, %s]", fmtNum(rt.Point), fmtNum(rt.Lo), fmtNum(rt.Hi))
+				if rt, err := s.Options.Ratio(base.Metrics["sec/op"].Samples, c.Metrics["sec/op"].Samples); err == nil {
+					col.Of = &rt
+					col.Ratio = fmtTimes(rt)
 				}
 			}
 			h.Cols = append(h.Cols, col)
@@ -122,6 +104,11 @@ func headline(m *Machine) *Headline {
 		return h
 	}
 	return nil
+}
+
+// fmtTimes is a ratio as "2.01× [1.98, 2.04]".
+func fmtTimes(r stats.Ratio) string {
+	return fmt.Sprintf("%s× [%s, %s]", fmtNum(r.Point), fmtNum(r.Lo), fmtNum(r.Hi))
 }
 
 // ranked is a cell compared with the best of its group.
@@ -133,7 +120,7 @@ type ranked struct {
 // rank orders cells by the median of unit (lower is better unless
 // higherBetter) and gives each its ratio to the best: for times
 // median(c)/median(best), for throughputs median(best)/median(c).
-func rank(cells []*rundir.Cell, unit string, higherBetter bool) []ranked {
+func rank(o claims.Options, cells []*rundir.Cell, unit string, higherBetter bool) []ranked {
 	cs := slices.Clone(cells)
 	sort.SliceStable(cs, func(i, j int) bool {
 		a, b := cs[i].Metrics[unit].Stats.Median, cs[j].Metrics[unit].Stats.Median
@@ -147,9 +134,9 @@ func rank(cells []*rundir.Cell, unit string, higherBetter bool) []ranked {
 		var r stats.Ratio
 		var err error
 		if higherBetter {
-			r, err = stats.RatioCI(c.Metrics[unit].Samples, cs[0].Metrics[unit].Samples, stats.Confidence, claims.Resamples, claims.Seed)
+			r, err = o.Ratio(c.Metrics[unit].Samples, cs[0].Metrics[unit].Samples)
 		} else {
-			r, err = stats.RatioCI(cs[0].Metrics[unit].Samples, c.Metrics[unit].Samples, stats.Confidence, claims.Resamples, claims.Seed)
+			r, err = o.Ratio(cs[0].Metrics[unit].Samples, c.Metrics[unit].Samples)
 		}
 		if err != nil {
 			continue
@@ -159,17 +146,13 @@ func rank(cells []*rundir.Cell, unit string, higherBetter bool) []ranked {
 	return out
 }
 
-// Tolerance is how much worse than the best a model may be and still be
-// recommended with it: its ratio's CI must reach below 1 + Tolerance.
-const Tolerance = 0.05
-
 // advise writes one statement: the models to use (the best and those whose
-// ratio's CI reaches within Tolerance of it) and how much worse the others
-// are.
-func advise(what string, rs []ranked, unit string, higherBetter bool, extra func(*rundir.Cell) string) string {
+// ratio's CI reaches within the options' tolerance of it) and how much worse
+// the others are.
+func advise(o claims.Options, what string, rs []ranked, unit string, higherBetter bool, extra func(*rundir.Cell) string) string {
 	var use, others []string
 	for _, r := range rs {
-		if r.ratio.Lo <= 1+Tolerance {
+		if r.ratio.Lo <= 1+o.Tolerance {
 			use = append(use, r.cell.Model)
 			continue
 		}
@@ -188,7 +171,7 @@ func advise(what string, rs []ranked, unit string, higherBetter bool, extra func
 		s += extra(best)
 	}
 	if len(use) > 1 {
-		s += fmt.Sprintf("; %s are within %.0f%% of it or not distinguishable from it", strings.Join(use[1:], " and "), 100*Tolerance)
+		s += fmt.Sprintf("; %s are within %.0f%% of it or not distinguishable from it", strings.Join(use[1:], " and "), 100*o.Tolerance)
 	}
 	if len(others) > 0 {
 		s += "; " + strings.Join(others, "; ")
@@ -206,26 +189,36 @@ func orList(xs []string) string {
 	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
 }
 
+// figures are the ratios of a ranking.
+func figures(rs []ranked) []Figure {
+	var out []Figure
+	for _, r := range rs {
+		out = append(out, Figure{r.cell.Model, r.ratio})
+	}
+	return out
+}
+
 // guide computes the decision guide from a machine's newest run that has
-// each kind of cell.
-func guide(m *Machine) []Advice {
+// each kind of cell, with the claims' run choice, cell lookup and options.
+func (s *Site) guide(m *Machine) []Advice {
+	o := s.Options
 	var out []Advice
-	for _, r := range candidateRuns(m) {
-		if x, cells := findCells(r, []string{"article", "scaling"}, isArticleCell, "sec/op"); x != nil && len(cells) > 1 {
-			rs := rank(cells, "sec/op", false)
+	for _, r := range s.candidateRuns(m) {
+		if exp, cells := claims.ArticleCells(r.Dir); exp != "" && len(cells) > 1 {
+			rs := rank(o, cells, "sec/op", false)
 			if len(rs) > 0 {
 				out = append(out, Advice{
-					Text:     advise(fmt.Sprintf("CPU-bound work (primes up to %s, 2 workers)", cells[0].Params["n"]), rs, "sec/op", false, nil),
-					Evidence: r.Path + "/" + x.File, Label: x.Name + " in run " + r.ID(),
+					Text:     advise(o, fmt.Sprintf("CPU-bound work (primes up to %s, 2 workers)", cells[0].Params["n"]), rs, "sec/op", false, nil),
+					Evidence: r.Path + "/" + expFile(r, exp), Label: exp + " in run " + r.ID(), Figures: figures(rs),
 				})
 			}
 			break
 		}
 	}
-	for _, r := range candidateRuns(m) {
+	for _, r := range s.candidateRuns(m) {
 		cells := sleepAtMost(r)
 		if len(cells) > 1 {
-			rs := rank(cells, "sec/op", false)
+			rs := rank(o, cells, "sec/op", false)
 			if len(rs) > 0 {
 				mem := func(c *rundir.Cell) string {
 					if _, ok := c.Metrics["peak-rss-B"]; !ok {
@@ -241,22 +234,22 @@ func guide(m *Machine) []Advice {
 				}
 				c0 := cells[0]
 				out = append(out, Advice{
-					Text:     advise(fmt.Sprintf("many slow waits (%s tasks waiting %s ms each)", c0.Params["tasks"], c0.Params["sleep_ms"]), rs, "sec/op", false, mem),
-					Evidence: r.Path + "/" + expFile(r, c0.Experiment), Label: c0.Experiment + " in run " + r.ID(),
+					Text:     advise(o, fmt.Sprintf("many slow waits (%s tasks waiting %s ms each)", c0.Params["tasks"], c0.Params["sleep_ms"]), rs, "sec/op", false, mem),
+					Evidence: r.Path + "/" + expFile(r, c0.Experiment), Label: c0.Experiment + " in run " + r.ID(), Figures: figures(rs),
 				})
 			}
 			break
 		}
 	}
-	for _, r := range candidateRuns(m) {
+	for _, r := range s.candidateRuns(m) {
 		cells := largestPayload(r)
 		if len(cells) > 1 {
-			rs := rank(cells, "B/s", true)
+			rs := rank(o, cells, "B/s", true)
 			if len(rs) > 0 {
 				c0 := cells[0]
 				out = append(out, Advice{
-					Text:     advise(fmt.Sprintf("moving large messages between stages (%s-byte payloads)", c0.Params["payload_bytes"]), rs, "B/s", true, nil),
-					Evidence: r.Path + "/" + expFile(r, c0.Experiment), Label: c0.Experiment + " in run " + r.ID(),
+					Text:     advise(o, fmt.Sprintf("moving large messages between stages (%s-byte payloads)", c0.Params["payload_bytes"]), rs, "B/s", true, nil),
+					Evidence: r.Path + "/" + expFile(r, c0.Experiment), Label: c0.Experiment + " in run " + r.ID(), Figures: figures(rs),
 				})
 			}
 			break
@@ -279,8 +272,8 @@ func expFile(r *Run, name string) string {
 func sleepAtMost(r *Run) []*rundir.Cell {
 	byTasks := map[int][]*rundir.Cell{}
 	for _, x := range r.Experiments {
-		for _, c := range okCells(x.Cells, "sec/op") {
-			if c.Workload != "sleep" || c.Params["workers"] != "0" || len(c.Metrics["sec/op"].Samples) < 2 {
+		for _, c := range x.Cells {
+			if c.Workload != "sleep" || c.Params["workers"] != "0" || !claims.Usable(c, "sec/op") {
 				continue
 			}
 			t, err := strconv.Atoi(c.Params["tasks"])
@@ -304,8 +297,8 @@ func sleepAtMost(r *Run) []*rundir.Cell {
 func largestPayload(r *Run) []*rundir.Cell {
 	byBytes := map[int][]*rundir.Cell{}
 	for _, x := range r.Experiments {
-		for _, c := range okCells(x.Cells, "B/s") {
-			if c.Workload != "pipeline" || len(c.Metrics["B/s"].Samples) < 2 {
+		for _, c := range x.Cells {
+			if c.Workload != "pipeline" || !claims.Usable(c, "B/s") {
 				continue
 			}
 			b, err := strconv.Atoi(c.Params["payload_bytes"])

@@ -31,7 +31,11 @@ type Site struct {
 	Machines []*Machine
 	Runs     []*Run // every readable run, by machine then newest first
 	Refused  []Refusal
-	Seed     uint64 // of every bootstrap (claims, decision guide)
+	// Options are the judging options of every page: the claims, the
+	// decision guide, the article's table and the compare page take their
+	// seed, resamples, margins, CV threshold and correction from here, and
+	// the pages print them.
+	Options claims.Options
 }
 
 // Refusal is a run directory that could not be read.
@@ -49,6 +53,25 @@ type Machine struct {
 	Claims   []claims.Result
 }
 
+// dirs are the machine's run directories, newest first.
+func (m *Machine) dirs() []*rundir.Dir {
+	var out []*rundir.Dir
+	for _, r := range m.Runs {
+		out = append(out, r.Dir)
+	}
+	return out
+}
+
+// run is the machine's Run of d.
+func (m *Machine) run(d *rundir.Dir) *Run {
+	for _, r := range m.Runs {
+		if r.Dir == d {
+			return r
+		}
+	}
+	return nil
+}
+
 // Run is one readable run directory and where it goes in the site.
 type Run struct {
 	Dir         *rundir.Dir
@@ -64,6 +87,16 @@ func (r *Run) ID() string {
 		return r.Dir.Run.ID
 	}
 	return filepath.Base(r.Dir.Path)
+}
+
+// experiment is the run's experiment of that name (nil if none).
+func (r *Run) experiment(name string) *Experiment {
+	for _, x := range r.Experiments {
+		if x.Name == name {
+			return x
+		}
+	}
+	return nil
 }
 
 // Experiment is one experiment of one run.
@@ -95,7 +128,7 @@ func Load(root string) (*Site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report: results: %w", err)
 	}
-	s := &Site{Seed: claims.Seed}
+	s := &Site{Options: claims.DefaultOptions}
 	usedHW := map[string]bool{}
 	for _, h := range hws {
 		if !h.IsDir() || strings.HasPrefix(h.Name(), ".") {
@@ -126,12 +159,9 @@ func Load(root string) (*Site, error) {
 		if len(m.Runs) == 0 {
 			continue
 		}
+		newest := claims.Newest(m.dirs())
 		sort.SliceStable(m.Runs, func(i, j int) bool {
-			a, b := m.Runs[i].Dir.Run.Started, m.Runs[j].Dir.Run.Started
-			if !a.Equal(b) {
-				return a.After(b)
-			}
-			return m.Runs[i].ID() > m.Runs[j].ID()
+			return slices.Index(newest, m.Runs[i].Dir) < slices.Index(newest, m.Runs[j].Dir)
 		})
 		s.Machines = append(s.Machines, m)
 		s.Runs = append(s.Runs, m.Runs...)
@@ -160,6 +190,9 @@ func unique(s string, used map[string]bool) string {
 	used[out] = true
 	return out
 }
+
+// pct is a fraction as a percentage, "5%".
+func pct(f float64) string { return strconv.FormatFloat(100*f, 'g', 4, 64) + "%" }
 
 // modelOrder is the order models appear in tables and legends.
 var modelOrder = []string{"process", "thread", "thread-gil", "loop", "goroutine"}
@@ -196,7 +229,6 @@ func experiments(d *rundir.Dir) []*Experiment {
 	for _, x := range out {
 		sort.SliceStable(x.Cells, func(i, j int) bool { return modelRank(x.Cells[i].Model) < modelRank(x.Cells[j].Model) })
 		x.Varying, x.Fixed = varying(x.Cells)
-		x.Flags = flags(d, x)
 	}
 	return out
 }
@@ -257,12 +289,9 @@ func combo(c *rundir.Cell, keys []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// HighCV is the coefficient of variation above which a cell's time is
-// flagged as noisy (as lab run warns).
-const HighCV = 0.05
-
-// flags lists what a reader should know about an experiment's cells.
-func flags(d *rundir.Dir, x *Experiment) []string {
+// flags lists what a reader should know about an experiment's cells; a time
+// is noisy when its CV is above highCV.
+func flags(x *Experiment, highCV float64) []string {
 	var out []string
 	for _, c := range x.Cells {
 		if c.Status != rundir.OK {
@@ -278,8 +307,8 @@ func flags(d *rundir.Dir, x *Experiment) []string {
 			out = append(out, c.Name+": no sec/op samples")
 			continue
 		}
-		if m.Stats.CV > HighCV {
-			out = append(out, fmt.Sprintf("%s: time varies, CV %.1f%% > %.0f%%", c.Name, 100*m.Stats.CV, 100*HighCV))
+		if m.Stats.CV > highCV {
+			out = append(out, fmt.Sprintf("%s: time varies, CV %.1f%% > %s", c.Name, 100*m.Stats.CV, pct(highCV)))
 		}
 		for _, o := range m.Stats.Outliers {
 			out = append(out, fmt.Sprintf("%s: sample %d (%s) is an outlier, %s (Tukey's fences); kept", c.Name, o.Index+1, fmtUnit("sec/op", o.Value), o.Kind))

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"concurrency-lab/harness/claims"
+	"concurrency-lab/harness/diff"
 	"concurrency-lab/harness/report/plots"
 	"concurrency-lab/harness/rundir"
 )
@@ -18,12 +19,40 @@ var funcs = template.FuncMap{
 	"verdictClass": func(v claims.Verdict) string {
 		return map[claims.Verdict]string{claims.Holds: "holds", claims.DoesNotHold: "fails", claims.Inconclusive: "unsure"}[v]
 	},
-	"quantity":  fmtQuantity,
-	"ratio":     fmtRatio,
-	"reproduce": reproduce,
-	"time":      func(t interface{ Format(string) string }) string { return t.Format("2006-01-02 15:04:05 MST") },
-	"anchor":    anchor,
-	"join":      strings.Join,
+	"quantity":   fmtQuantity,
+	"ratio":      fmtRatio,
+	"reproduce":  reproduce,
+	"time":       func(t interface{ Format(string) string }) string { return t.Format("2006-01-02 15:04:05 MST") },
+	"anchor":     anchor,
+	"join":       strings.Join,
+	"pct":        pct,
+	"correction": correctionName,
+	"margins":    margins,
+}
+
+// correctionName is a multiple-comparison correction's name in words.
+func correctionName(c diff.Correction) string {
+	switch c {
+	case diff.BH:
+		return "Benjamini–Hochberg"
+	case diff.Holm:
+		return "Holm–Bonferroni"
+	case diff.None:
+		return "no correction"
+	}
+	return string(c)
+}
+
+// margins lists the claims' bounds and margins the options give, for the
+// pages: "1: ≥ 1.5", ...
+func margins(o claims.Options) []string {
+	var out []string
+	for _, c := range claims.All {
+		if r, ok := c.Margin(o); ok {
+			out = append(out, fmt.Sprintf("claim %d %s", c.N, r.Short()))
+		}
+	}
+	return out
 }
 
 // anchor is the id of a cell's row on its experiment page.
@@ -46,7 +75,9 @@ type cellRow struct {
 	Flagged                                    bool
 }
 
-func rows(x *Experiment) []cellRow {
+// rows are an experiment's table; a time is flagged noisy when its CV is
+// above highCV.
+func rows(x *Experiment, highCV float64) []cellRow {
 	var out []cellRow
 	for _, c := range x.Cells {
 		r := cellRow{Name: c.Name, Anchor: anchor(c.Name), Model: c.Model, Params: combo(c, paramOrder(c)), Status: c.Status, Error: c.Error}
@@ -58,7 +89,7 @@ func rows(x *Experiment) []cellRow {
 			}
 			r.CV = fmt.Sprintf("%.1f%%", 100*m.Stats.CV)
 			r.N = fmt.Sprint(m.Stats.N)
-			r.Flagged = m.Stats.CV > HighCV || len(m.Stats.Outliers) > 0 || m.Stats.CILo == nil
+			r.Flagged = m.Stats.CV > highCV || len(m.Stats.Outliers) > 0 || m.Stats.CILo == nil
 		}
 		r.Flagged = r.Flagged || c.Status != rundir.OK
 		med := func(unit string) string {
@@ -109,6 +140,7 @@ func fmtRatio(c claims.Comparison) string {
 // claimView is one claim with its verdict on every machine.
 type claimView struct {
 	Claim *claims.Claim
+	Rule  string // the claim's rule with the site's margins
 	Rows  []claimRow
 }
 
@@ -133,7 +165,7 @@ func (s *Site) claimViews() []claimView {
 	}
 	var out []claimView
 	for i, c := range claims.All {
-		v := claimView{Claim: c}
+		v := claimView{Claim: c, Rule: c.Rule(s.Options)}
 		for _, m := range s.Machines {
 			res := m.Claims[i]
 			row := claimRow{Machine: m.ID, Result: res}

@@ -3,6 +3,7 @@ package report
 import (
 	"testing"
 
+	"concurrency-lab/harness/claims"
 	"concurrency-lab/harness/rundir"
 	"concurrency-lab/harness/stats"
 )
@@ -35,7 +36,7 @@ func TestRowsFlagSleepCellsThatDidNotWaitAtOnce(t *testing.T) {
 		"pool":       {"10 of 10", false},
 		"pool-short": {"9–10 of 10", true},
 	}
-	for _, r := range rows(x) {
+	for _, r := range rows(x, claims.DefaultOptions.HighCV) {
 		w := want[r.Name]
 		if r.Waiting != w.waiting || r.Short != w.short || r.Flagged != w.short {
 			t.Errorf("%s: waiting %q, short %v, flagged %v; want %q, %v, %v", r.Name, r.Waiting, r.Short, r.Flagged, w.waiting, w.short, w.short)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"concurrency-lab/harness/rundir"
+	"concurrency-lab/harness/stats"
 )
 
 // write saves the run directory as it stands.
@@ -45,8 +46,8 @@ func (s *state) finish() error {
 		return err
 	}
 	for _, c := range sum.Cells {
-		if m, ok := c.Metrics["sec/op"]; ok && m.Stats.N > 1 && m.Stats.CV > 0.05 {
-			s.run.Warnings = append(s.run.Warnings, fmt.Sprintf("%s: time varies: CV %.1f%% > 5%%", c.Name, 100*m.Stats.CV))
+		if m, ok := c.Metrics["sec/op"]; ok && m.Stats.N > 1 && m.Stats.CV > stats.HighCV {
+			s.run.Warnings = append(s.run.Warnings, fmt.Sprintf("%s: time varies: CV %.1f%% > %g%%", c.Name, 100*m.Stats.CV, 100*stats.HighCV))
 		}
 		if asked, lo, _, ok := c.Waiting(); ok && lo < asked {
 			s.run.Warnings = append(s.run.Warnings, fmt.Sprintf("%s: only %d of %d tasks waited at once in a sample (peak-waiting): its time is not that of all at once", c.Name, lo, asked))

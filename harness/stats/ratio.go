@@ -67,6 +67,40 @@ func RatioCI(a, b []float64, confidence float64, resamples int, seed uint64) (Ra
 	}, nil
 }
 
+// RatioToConstant estimates median(b)/c, for a constant c > 0 (an ideal
+// time, a bound computed from parameters), with a confidence interval drawn
+// by the same seeded percentile bootstrap as RatioCI, resampling b only: a
+// constant has no sampling error, so it is not resampled and is not made
+// into a sample. It needs at least 2 values of b.
+func RatioToConstant(c float64, b []float64, confidence float64, resamples int, seed uint64) (Ratio, error) {
+	if len(b) < 2 {
+		return Ratio{}, errors.New("stats: a ratio's interval needs at least 2 samples")
+	}
+	if !(c > 0) {
+		return Ratio{}, errors.New("stats: the constant to compare with is not positive")
+	}
+	if resamples <= 0 {
+		resamples = DefaultResamples
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x636f6e7374)) // "const"
+	rb := make([]float64, len(b))
+	ratios := make([]float64, resamples)
+	for i := range ratios {
+		for j := range rb {
+			rb[j] = b[rng.IntN(len(b))]
+		}
+		ratios[i] = median(rb) / c
+	}
+	slices.Sort(ratios)
+	tail := (1 - confidence) / 2
+	return Ratio{
+		Point:      median(slices.Clone(b)) / c,
+		Lo:         quantileSorted(ratios, tail),
+		Hi:         quantileSorted(ratios, 1-tail),
+		Confidence: confidence, Resamples: resamples, Seed: seed,
+	}, nil
+}
+
 // median sorts vals in place and returns their median.
 func median(vals []float64) float64 {
 	slices.Sort(vals)

@@ -16,6 +16,10 @@ import (
 // Confidence is the confidence level of every interval the lab reports.
 const Confidence = 0.95
 
+// HighCV is the coefficient of variation above which a cell's time is
+// flagged as noisy.
+const HighCV = 0.05
+
 // MinSamplesForCI is the fewest samples for which benchmath gives a finite 95%
 // CI of the median.
 const MinSamplesForCI = 6
