@@ -26,13 +26,16 @@ package matrix
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
@@ -234,7 +237,23 @@ func (c *checker) line(key string) int {
 	return 0
 }
 
-func (c *checker) err() error { return errors.Join(c.errs...) }
+// err joins the errors found, in the order of their lines in the file (then
+// by key): the checks visit some tables through maps, whose order varies
+// from run to run, and the same matrix must always give the same message.
+func (c *checker) err() error {
+	slices.SortStableFunc(c.errs, func(a, b error) int {
+		ea, _ := a.(*Error)
+		eb, _ := b.(*Error)
+		if ea == nil || eb == nil {
+			return 0
+		}
+		if ea.Line != eb.Line {
+			return cmp.Compare(ea.Line, eb.Line)
+		}
+		return strings.Compare(ea.Key+ea.Msg, eb.Key+eb.Msg)
+	})
+	return errors.Join(c.errs...)
+}
 
 var benchtimeRe = regexp.MustCompile(`^[1-9][0-9]*x$`)
 

@@ -221,3 +221,38 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("smoke cell = %s; want %s", got, want)
 	}
 }
+
+// TestErrorsInLineOrder: a matrix with several errors gives the same
+// message every time, its errors in the order of their lines, although some
+// checks walk maps.
+func TestErrorsInLineOrder(t *testing.T) {
+	src := `[[experiments]]
+name = "x"
+workload = "sleep"
+models = ["thread"]
+[experiments.params]
+tasks = [-1]
+sleep_ms = [-5]
+workers = [-2]
+`
+	var first string
+	for i := range 20 {
+		_, err := Parse("m.toml", []byte(src))
+		if err == nil {
+			t.Fatal("a matrix with three bad values parsed")
+		}
+		if i == 0 {
+			first = err.Error()
+			var lines []int
+			for _, l := range strings.Split(first, "\n") {
+				n, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(l, "m.toml:"), ":", 2)[0])
+				lines = append(lines, n)
+			}
+			if len(lines) != 3 || !slices.IsSorted(lines) {
+				t.Errorf("errors on lines %v; want three, in order:\n%s", lines, first)
+			}
+		} else if err.Error() != first {
+			t.Fatalf("parse %d gave\n%s\nthen\n%s", i+1, first, err)
+		}
+	}
+}

@@ -51,7 +51,7 @@ type Task struct {
 	yield func(struct{}) bool
 	timer *Timer // pending Sleep
 	sleep Timer  // Sleep's timer, kept in the task to save an allocation
-	err   error // the body's result
+	err   error  // the body's result
 }
 
 // Loop is the loop the task runs on.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"runtime"
 	"time"
 
@@ -11,8 +12,9 @@ import (
 	"concurrency-lab/harness/runner"
 )
 
-func checkCmd(ctx context.Context, args []string) error {
+func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	matrixPath := fs.String("matrix", "experiments.toml", "the experiment matrix")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -35,7 +37,7 @@ func checkCmd(ctx context.Context, args []string) error {
 		if x.Auto {
 			auto = fmt.Sprintf(" (auto: %d to %d, until the CI is within %.0f%%)", x.Reps, x.MaxReps, 100*x.TargetCI)
 		}
-		fmt.Printf("%-20s %-9s %3d cells × %d reps%s  ~%v\n", x.Name, x.Workload, len(cs), reps, auto, t.Round(time.Second))
+		fmt.Fprintf(stdout, "%-20s %-9s %3d cells × %d reps%s  ~%v\n", x.Name, x.Workload, len(cs), reps, auto, t.Round(time.Second))
 		total += t
 		cells += len(cs)
 		samples += len(cs) * reps
@@ -46,7 +48,7 @@ func checkCmd(ctx context.Context, args []string) error {
 		rounds = max(rounds, x.Reps)
 	}
 	total += time.Duration(rounds) * 200 * time.Millisecond
-	fmt.Printf("%s: ok: %d experiments, %d cells, %d samples, ~%v (a rough estimate from a %.1f ns/division calibration on %d CPUs)\n",
+	fmt.Fprintf(stdout, "%s: ok: %d experiments, %d cells, %d samples, ~%v (a rough estimate from a %.1f ns/division calibration on %d CPUs)\n",
 		*matrixPath, len(m.Experiments), cells, samples, total.Round(time.Second), k.DivisionNS, k.CPUs)
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -33,12 +32,9 @@ Examples:
   lab diff A B --fail-on 10          # for CI: exit 1 on a significant >10% slowdown
 `
 
-func diffCmd(ctx context.Context, args []string) error {
-	return runDiff(ctx, args, os.Stdout)
-}
-
-func runDiff(_ context.Context, args []string, stdout io.Writer) error {
+func diffCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), diffUsage); fs.PrintDefaults() }
 	format := fs.String("format", "text", "text (aligned like benchstat), json (documented fields) or html (a self-contained page)")
 	metric := fs.String("metric", diff.DefaultOptions.Metric, "the unit to compare: sec/op, cpu-sec/op, peak-rss-B, tasks/s, B/s, ...")

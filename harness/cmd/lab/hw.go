@@ -5,14 +5,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"concurrency-lab/harness/hw"
 )
 
-func hwCmd(ctx context.Context, args []string) error {
+func hwCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("hw", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -29,29 +31,29 @@ func hwCmd(ctx context.Context, args []string) error {
 			Machine  hw.Machine  `json:"machine"`
 			Software hw.Software `json:"software"`
 		}{m.ID(), m, s}, "", "  ")
-		fmt.Println(string(b))
+		fmt.Fprintln(stdout, string(b))
 		return nil
 	}
 	gov := m.Governor
 	if gov == "" {
 		gov = "(not readable)"
 	}
-	fmt.Printf("id:          %s\n", m.ID())
-	fmt.Printf("cpu:         %s\n", m.CPUModel)
-	fmt.Printf("cpus:        %d logical, %d physical cores, %d usable here\n", m.LogicalCPUs, m.PhysicalCores, m.UsableCPUs)
-	fmt.Printf("caches:      %s\n", strings.Join(m.Caches, ", "))
-	fmt.Printf("memory:      %.1f GiB\n", float64(m.MemoryBytes)/(1<<30))
-	fmt.Printf("os:          %s, kernel %s, %s\n", m.OS, m.Kernel, m.Arch)
+	fmt.Fprintf(stdout, "id:          %s\n", m.ID())
+	fmt.Fprintf(stdout, "cpu:         %s\n", m.CPUModel)
+	fmt.Fprintf(stdout, "cpus:        %d logical, %d physical cores, %d usable here\n", m.LogicalCPUs, m.PhysicalCores, m.UsableCPUs)
+	fmt.Fprintf(stdout, "caches:      %s\n", strings.Join(m.Caches, ", "))
+	fmt.Fprintf(stdout, "memory:      %.1f GiB\n", float64(m.MemoryBytes)/(1<<30))
+	fmt.Fprintf(stdout, "os:          %s, kernel %s, %s\n", m.OS, m.Kernel, m.Arch)
 	if m.Virtualization != "" {
-		fmt.Printf("virtualized: %s guest\n", m.Virtualization)
+		fmt.Fprintf(stdout, "virtualized: %s guest\n", m.Virtualization)
 	}
-	fmt.Printf("governor:    %s\n", gov)
-	fmt.Printf("load:        %.2f %.2f %.2f\n", m.LoadAvg[0], m.LoadAvg[1], m.LoadAvg[2])
-	fmt.Printf("go:          %s (GOMAXPROCS %d)\n", s.GoVersion, s.GOMAXPROCS)
+	fmt.Fprintf(stdout, "governor:    %s\n", gov)
+	fmt.Fprintf(stdout, "load:        %.2f %.2f %.2f\n", m.LoadAvg[0], m.LoadAvg[1], m.LoadAvg[2])
+	fmt.Fprintf(stdout, "go:          %s (GOMAXPROCS %d)\n", s.GoVersion, s.GOMAXPROCS)
 	dirty := ""
 	if s.Dirty {
 		dirty = " (dirty)"
 	}
-	fmt.Printf("commit:      %s%s\n", s.Commit, dirty)
+	fmt.Fprintf(stdout, "commit:      %s%s\n", s.Commit, dirty)
 	return nil
 }

@@ -28,15 +28,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sort"
 	"syscall"
 )
 
-// A command is one verb of lab.
+// A command is one verb of lab. It writes its output to stdout and its
+// progress, warnings and usage messages to stderr, never to os.Stdout or
+// os.Stderr directly; its error goes back to lab, which prints it.
 type command struct {
-	run   func(ctx context.Context, args []string) error
+	run   func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	usage string
 }
 
@@ -51,43 +54,61 @@ var commands = map[string]command{
 // usageError is bad input from the user: exit status 2.
 type usageError struct{ error }
 
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
 func main() {
-	if len(os.Args) < 2 {
-		usage()
-		os.Exit(2)
-	}
-	cmd, ok := commands[os.Args[1]]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "lab: unknown command %q\n", os.Args[1])
-		usage()
-		os.Exit(2)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := cmd.run(ctx, os.Args[2:])
-	switch {
-	case err == nil:
-		return
-	case errors.Is(err, errInterrupted):
-		fmt.Fprintln(os.Stderr, "lab:", err)
-		os.Exit(130)
-	case errors.As(err, new(usageError)):
-		fmt.Fprintln(os.Stderr, "lab:", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "lab:", err)
-		os.Exit(1)
-	}
+	code := lab(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: lab <command> [flags]\n\ncommands:")
+// lab runs the command line args (without the program name), writing to
+// stdout and stderr, and returns the exit status.
+func lab(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 {
+		usage(stderr)
+		return exitUsage
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "lab: unknown command %q\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	return exitCode(err, stderr)
+}
+
+// exitCode prints err, if any, and maps it to lab's exit status.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "lab:", err)
+	switch {
+	case errors.Is(err, errInterrupted):
+		return exitInterrupted
+	case errors.As(err, new(usageError)):
+		return exitUsage
+	}
+	return exitError
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: lab <command> [flags]\n\ncommands:")
 	var names []string
 	for name := range commands {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		fmt.Fprintf(os.Stderr, "  %-6s %s\n", name, commands[name].usage)
+		fmt.Fprintf(w, "  %-6s %s\n", name, commands[name].usage)
 	}
 }

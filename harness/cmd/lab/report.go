@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -24,8 +25,9 @@ Examples:
   lab report --results /mnt/fleet/results --out /tmp/site
 `
 
-func reportCmd(ctx context.Context, args []string) error {
+func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), reportUsage); fs.PrintDefaults() }
 	results := fs.String("results", "results", "the results root")
 	out := fs.String("out", "site/public", "the site's directory (replaced whole)")
@@ -46,17 +48,17 @@ func reportCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	for _, r := range b.Refused {
-		fmt.Fprintf(os.Stderr, "lab: report: refused %s: %s\n", r.Path, r.Err)
+		fmt.Fprintf(stderr, "lab: report: refused %s: %s\n", r.Path, r.Err)
 	}
-	fmt.Fprintf(os.Stderr, "lab: report: %d runs, %d pages, %d charts", b.Runs, b.Pages, b.Charts)
+	fmt.Fprintf(stderr, "lab: report: %d runs, %d pages, %d charts", b.Runs, b.Pages, b.Charts)
 	if len(b.Refused) > 0 {
-		fmt.Fprintf(os.Stderr, ", %d run directories refused", len(b.Refused))
+		fmt.Fprintf(stderr, ", %d run directories refused", len(b.Refused))
 	}
-	fmt.Fprintln(os.Stderr)
+	fmt.Fprintln(stderr)
 	index, err := filepath.Abs(filepath.Join(b.Out, "index.html"))
 	if err != nil {
 		index = filepath.Join(b.Out, "index.html")
 	}
-	fmt.Println("file://" + index)
+	fmt.Fprintln(stdout, "file://"+index)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,8 +35,9 @@ Examples:
   lab run --hardware lab-2c --only 'article/.*model=(process|thread)/' --reps 10
 `
 
-func runCmd(ctx context.Context, args []string) error {
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), runUsage); fs.PrintDefaults() }
 	matrixPath := fs.String("matrix", "experiments.toml", "the experiment matrix")
 	hardware := fs.String("hardware", "", "a [hardware.<id>] the machine must match (default: an id derived from the detected machine)")
@@ -77,7 +79,7 @@ func runCmd(ctx context.Context, args []string) error {
 		MatrixFile: *matrixPath, MatrixText: text, MatrixSHA: m.SHA256,
 		Machine: machine, Software: software, Results: *out, Seed: *seed,
 		Flags:    rundir.RunOptions{Only: *only, Reps: *reps, Smoke: *smoke, Force: *force},
-		Progress: os.Stderr,
+		Progress: stderr,
 	}
 	if o.Seed == 0 {
 		o.Seed = time.Now().UnixNano()
@@ -107,20 +109,20 @@ func runCmd(ctx context.Context, args []string) error {
 	}
 	o.Warnings = append(o.Warnings, noise(machine)...)
 	for _, w := range o.Warnings {
-		fmt.Fprintln(os.Stderr, "lab: warning:", w)
+		fmt.Fprintln(stderr, "lab: warning:", w)
 	}
 
-	bin, cleanup, err := compile(ctx, root)
+	bin, cleanup, err := compile(ctx, root, stderr)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	o.Binary = bin
-	fmt.Fprintf(os.Stderr, "lab: %d cells, seed %d, hardware %s\n", len(o.Cells), o.Seed, o.HardwareID)
+	fmt.Fprintf(stderr, "lab: %d cells, seed %d, hardware %s\n", len(o.Cells), o.Seed, o.HardwareID)
 	dir, err := runner.Run(ctx, o)
 	if dir != "" {
-		reportEnd(dir)
-		fmt.Println(dir)
+		reportEnd(stderr, dir)
+		fmt.Fprintln(stdout, dir)
 	}
 	return err
 }
@@ -200,17 +202,17 @@ func moduleRoot() (string, error) {
 }
 
 // compile builds the benchmark binary once for the whole run.
-func compile(ctx context.Context, root string) (string, func(), error) {
+func compile(ctx context.Context, root string, stderr io.Writer) (string, func(), error) {
 	tmp, err := os.MkdirTemp("", "lab-bench-")
 	if err != nil {
 		return "", nil, err
 	}
 	cleanup := func() { os.RemoveAll(tmp) }
 	bin := filepath.Join(tmp, "experiments.test")
-	fmt.Fprintf(os.Stderr, "lab: compiling the benchmarks (go test -c ./experiments) into %s\n", bin)
+	fmt.Fprintf(stderr, "lab: compiling the benchmarks (go test -c ./experiments) into %s\n", bin)
 	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "./experiments")
 	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Run(); err != nil {
 		cleanup()
 		return "", nil, fmt.Errorf("run: compile the benchmarks: %w", err)
@@ -219,14 +221,14 @@ func compile(ctx context.Context, root string) (string, func(), error) {
 }
 
 // reportEnd prints a line per cell that did not end well.
-func reportEnd(dir string) {
+func reportEnd(stderr io.Writer, dir string) {
 	d, err := rundir.Read(dir)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "lab:", err)
+		fmt.Fprintln(stderr, "lab:", err)
 		return
 	}
 	for _, w := range d.Run.Warnings {
-		fmt.Fprintln(os.Stderr, "lab: warning:", w)
+		fmt.Fprintln(stderr, "lab: warning:", w)
 	}
 	ok := 0
 	for _, c := range d.Summary.Cells {
@@ -238,5 +240,5 @@ func reportEnd(dir string) {
 	if !d.Run.Complete {
 		state = "INCOMPLETE (" + d.Run.Stopped + ")"
 	}
-	fmt.Fprintf(os.Stderr, "lab: %s: %d of %d cells ok, %d rounds, %s\n", state, ok, len(d.Summary.Cells), d.Run.Rounds, d.Run.Ended.Sub(d.Run.Started).Round(time.Second))
+	fmt.Fprintf(stderr, "lab: %s: %d of %d cells ok, %d rounds, %s\n", state, ok, len(d.Summary.Cells), d.Run.Rounds, d.Run.Ended.Sub(d.Run.Started).Round(time.Second))
 }
