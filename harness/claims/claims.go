@@ -135,14 +135,14 @@ var All = []*Claim{
 		Text:    "The loop's interleaving is deterministic; threads' is not.",
 		Compare: "interleave: distinct orders over R repetitions",
 		rule:    fixed("loop = 1 and thread > 1"),
-		Needs:   "interleave",
+		Needs:   "the interleave experiment",
 	},
 	{
 		N: 8, Kind: "difference",
 		Text:    "A blocking call inside a coroutine stalls the whole loop.",
 		Compare: "blocking: loop-only vs offloaded",
 		rule:    fixed("loop-only ≥ 0.9 × K·X"),
-		Needs:   "blocking",
+		Needs:   "the blocking experiment",
 	},
 	{
 		N: 9, Kind: "sameness",
@@ -157,7 +157,7 @@ var All = []*Claim{
 		Text:    "uvloop makes asyncio 2–4× faster.",
 		Compare: "CPython loop: asyncio vs uvloop",
 		rule:    fixed("ratio inside [2, 4]; inconclusive where uvloop is absent"),
-		Needs:   "a CPython reference run with uvloop",
+		Needs:   "a CPython reference runtime with uvloop",
 	},
 	{
 		N: 11, Kind: "difference",
@@ -166,14 +166,14 @@ var All = []*Claim{
 		rule:    func(m Margins) string { return m.Spawn.Short() + ". " + m.Spawn.String() },
 		margin:  func(m Margins) Rule { return m.Spawn },
 		Note:    "The article (cold) and scaling (warm) experiments share a primes cell, but 1.5 s of work drowns a start-up of milliseconds, so they are not used as a stand-in.",
-		Needs:   "spawn",
+		Needs:   "the spawn experiment",
 	},
 	{
 		N: 12, Kind: "difference",
 		Text:    "Many threads holding large results cost memory.",
 		Compare: "memory: hold vs release, extra RSS per unit",
 		rule:    fixed("extra RSS ≥ 0.9 × result_bytes per unit"),
-		Needs:   "memory",
+		Needs:   "the memory (hold) experiment",
 	},
 }
 
@@ -193,7 +193,7 @@ func Judge(hardware string, runs []*rundir.Dir, o Options) []Result {
 func judgeOne(c *Claim, hardware string, runs []*rundir.Dir, o Options) Result {
 	r := Result{Claim: c, Rule: c.Rule(o), Hardware: hardware, Verdict: Inconclusive}
 	if c.judge == nil {
-		r.Missing = []string{"no data: needs the " + c.Needs + " experiment, which the matrix does not have yet"}
+		r.Missing = []string{"no data: needs " + c.Needs + ", which the matrix does not have yet"}
 		return r
 	}
 	if len(runs) == 0 {
