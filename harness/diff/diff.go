@@ -319,7 +319,7 @@ func Cells(inputs []Input, o Options) *Result {
 		minN = min(minN, r.Cells[i].A.N, r.Cells[i].B.N)
 	}
 	if len(tested) > 0 {
-		r.Power = power(minN, len(tested), o)
+		r.Power = PowerFor(minN, len(tested), o)
 	}
 	lo, hi := 1/(1+o.Threshold), 1+o.Threshold
 	for k, i := range tested {
@@ -476,7 +476,13 @@ func adjustLone(p float64, m int, c Correction) float64 {
 	return math.Min(1, p*float64(m))
 }
 
-func power(n, m int, o Options) Power {
+// PowerFor says whether a lone change among m tested cells, with n samples
+// a side, can be flagged under o's correction at o's level: the U test's
+// smallest p, 2 / C(2n, n), corrected for m cells, must be below Alpha. It
+// also gives the fewest reps a side with which it could. (A change can only
+// reach that smallest p when the two sets of samples do not overlap, and is
+// flagged only beyond o's threshold.)
+func PowerFor(n, m int, o Options) Power {
 	pw := Power{Tested: m, MinP: minU(n, n)}
 	pw.MinPAdj = adjustLone(pw.MinP, m, o.Correction)
 	pw.Enough = pw.MinPAdj < o.Alpha
