@@ -70,6 +70,9 @@ type Result struct {
 	Verdict     Verdict
 	Comparisons []Comparison
 	Missing     []string // cells (or experiments) that were needed and absent
+	// Stability is the claim's verdict over every run of this machine
+	// with the judged run's setting (commit, Go, matrix).
+	Stability Stability
 }
 
 // All is the article's twelve claims, in order, as the README states
@@ -185,7 +188,9 @@ func Judge(hardware string, runs []*rundir.Dir, o Options) []Result {
 	cands := Candidates(runs)
 	var out []Result
 	for _, c := range All {
-		out = append(out, judgeOne(c, hardware, cands, o))
+		r := judgeOne(c, hardware, cands, o)
+		r.Stability = StabilityOf(r, cands, o)
+		out = append(out, r)
 	}
 	return out
 }
