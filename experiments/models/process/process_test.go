@@ -212,12 +212,7 @@ func TestSleepWaits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer func() {
-				if err := x.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-				modeltest.NoChildren(t)
-			}()
+			defer closeAndCheck(t, x)
 			clock := newClock()
 			for run := range 2 {
 				t0 := clock.Now()
@@ -333,12 +328,7 @@ func TestNoChildOutlivesAFailedRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer func() {
-				if err := x.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-				modeltest.NoChildren(t)
-			}()
+			defer closeAndCheck(t, x)
 			// Run 0 is good (faults strike in run 1) and names the workers;
 			// a sleep of an hour fails in run 0.
 			var pids []int
@@ -541,4 +531,13 @@ func TestHungStartFailsAtTheDeadline(t *testing.T) {
 			modeltest.NoChildren(t)
 		})
 	}
+}
+
+// closeAndCheck closes x and checks that no worker process is left.
+func closeAndCheck(t *testing.T, x model.Exec) {
+	t.Helper()
+	if err := x.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	modeltest.NoChildren(t)
 }
