@@ -41,7 +41,8 @@ type Sample struct {
 	// primes (one per worker) and sleep, payload bytes for the pipeline.
 	Units float64
 	// PeakWaiting is, for the sleep workload, the most tasks that were
-	// inside their wait at the same moment in any one execution (from the
+	// inside their wait at the same moment, in the execution where that
+	// was least (from the
 	// spans the waiting code recorded); 0 for other workloads. A cell whose
 	// peak is below the job's concurrency did not wait "all at once".
 	PeakWaiting int
@@ -127,7 +128,9 @@ func measure(ctx context.Context, c matrix.Cell, m model.Model, n int, t Timer) 
 		s.Elapsed += e.elapsed
 		s.Procs = max(s.Procs, len(e.r.PIDs))
 		s.Threads = max(s.Threads, len(e.r.TIDs))
-		s.PeakWaiting = max(s.PeakWaiting, sleep.PeakWaiting(e.r.Waits))
+		if p := sleep.PeakWaiting(e.r.Waits); i == 0 || p < s.PeakWaiting {
+			s.PeakWaiting = p // the least of the executions: one that fell short shows
+		}
 		childCPU += e.r.ChildCPU
 		childPeak = max(childPeak, e.r.ChildPeakRSS)
 		if e.gil >= 0 {
@@ -169,6 +172,14 @@ func execute(ctx context.Context, c matrix.Cell, m model.Model, w model.Work, x 
 	runCtx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	cold := x == nil
+	// A warm Exec's GIL count is read before the timer starts; a cold
+	// Exec's GIL is new, so its count starts at 0.
+	var switches0 int64
+	if !cold {
+		if g, ok := x.(gilExec); ok && g.GIL() != nil {
+			switches0 = g.GIL().Stats().Switches
+		}
+	}
 	t.StartTimer()
 	t0 := time.Now()
 	if cold {
@@ -177,23 +188,19 @@ func execute(ctx context.Context, c matrix.Cell, m model.Model, w model.Work, x 
 			return e, fmt.Errorf("start: %w", err)
 		}
 	}
-	var switches0 int64
-	g, hasGIL := x.(gilExec)
-	hasGIL = hasGIL && g.GIL() != nil // the thread model without one answers nil
-	if hasGIL {
-		switches0 = g.GIL().Stats().Switches // an atomic load and a mutex: ~20 ns
-	}
 	r0 := time.Now()
 	e.r, err = x.Run(runCtx)
 	runTime := time.Since(r0)
 	e.elapsed = time.Since(t0)
 	t.StopTimer()
-	if hasGIL {
+	if g, ok := x.(gilExec); ok && g.GIL() != nil { // the thread model without one answers nil
 		e.gil = g.GIL().Stats().Switches - switches0
 	}
 	if err == nil {
 		err = model.Verify(w, e.r, runTime)
 	}
+	// Collected for cold cells too: their workers' peak RSS comes only from
+	// here (their CPU is counted by the kernel as they are reaped).
 	if uc, ok := x.(model.UsageCollector); ok && err == nil {
 		var cpu time.Duration
 		var peak int64

@@ -151,7 +151,9 @@ func (p *parse) settle(cells []int, werr error, killed, interrupted bool) {
 		if msg, ok := p.msgs[name]; ok {
 			c.err = strings.Join(msg, "\n")
 			c.status = rundir.Failed
-			if strings.Contains(c.err, "timed out after") {
+			// An execution past its timeout, or workers not ready
+			// within it (Measure's two deadlines).
+			if strings.Contains(c.err, "timed out after") || strings.Contains(c.err, "not ready within") {
 				c.status = rundir.Timeout
 			}
 			continue

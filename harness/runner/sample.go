@@ -31,7 +31,9 @@ func (s *state) runSample(ctx context.Context, round, pos, total, i int) error {
 	if budget == 0 {
 		budget = time.Minute
 	}
-	budget += time.Duration(c.Warmup+1) * c.Timeout
+	// Each execution (warm-ups, the sample) has the cell's timeout, and so
+	// has a warm Start.
+	budget += time.Duration(c.Warmup+2) * c.Timeout
 	cellsFile := filepath.Join(s.dir, ".sample-cell.json")
 	if err := rundir.WriteJSON(cellsFile, []matrix.Cell{c}); err != nil {
 		return err
@@ -105,9 +107,10 @@ func (s *state) runSample(ctx context.Context, round, pos, total, i int) error {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		werr = <-waitErr
 	}
-	// Whatever the sample started and did not reap (a worker whose
-	// Pdeathsig has not fired yet, a grandchild) is in its process group:
-	// end it now rather than let it run into the next sample.
+	// Whatever the sample started and did not reap in its process group (a
+	// grandchild) is ended now rather than left to run into the next
+	// sample. The process model's workers, in groups of their own, die
+	// with the benchmark process (Pdeathsig).
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	p.settle(cells, werr, killed, ctx.Err() != nil)
 	return nil

@@ -90,8 +90,9 @@ func lendPs(threads int) (lent int, giveBack func()) {
 
 // collectGarbage runs a garbage collection with GOMAXPROCS back at psBase for
 // its duration. Creating thousands of threads and Ps fills the heap (each P
-// is ~22 KB of it); a collection in Start, where nothing is timed, keeps the
-// next one out of the first Runs. With every lent P taking part, a
+// is ~22 KB of it); a collection in Start keeps the next one out of the
+// first Runs. (A warm cell's Start is outside its timed region; a cold cell
+// pays this collection with its thread start-up.) With every lent P taking part, a
 // collection costs more and starts more threads (a mark worker on a quarter
 // of the Ps: measured with 1000 threads, Start took 60 ms and left 250 more
 // threads instead of 45 ms), so the Ps are taken away meanwhile; the runtime

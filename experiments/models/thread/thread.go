@@ -173,7 +173,7 @@ func (x *primesExec) Run(ctx context.Context) (model.Result, error) {
 type sleepExec struct {
 	*base
 	job   sleep.Job
-	clock sleep.Clock // made in Start, outside any timed region
+	clock sleep.Clock // made in Start (outside the timed region of a warm cell)
 }
 
 func (x *sleepExec) Run(ctx context.Context) (model.Result, error) {
