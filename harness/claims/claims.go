@@ -70,6 +70,9 @@ type Result struct {
 	Verdict     Verdict
 	Comparisons []Comparison
 	Missing     []string // cells (or experiments) that were needed and absent
+	// Plan describes the run's sequential plan when it had one ("" else):
+	// its intervals are then at the plan's per-look level.
+	Plan string
 	// Stability is the claim's verdict over every run of this machine
 	// with the judged run's setting (commit, Go, matrix).
 	Stability Stability
@@ -207,9 +210,13 @@ func judgeOne(c *Claim, hardware string, runs []*rundir.Dir, o Options) Result {
 	}
 	var firstMissing []string
 	for i, d := range runs {
-		comps, missing := c.judge(d, o)
+		comps, missing := c.judge(d, o.forRun(d))
 		if len(missing) == 0 {
 			r.Run, r.RunPath, r.Smoke = RunID(d), d.Path, d.Run.Options.Smoke
+			if sq := d.Run.Sequential; sq != nil && sq.Looks > 0 {
+				r.Plan = fmt.Sprintf("sampled until decided: %s; %d looks taken",
+					Plan{Looks: sq.Looks, Alpha: sq.Alpha}, sq.Taken)
+			}
 			r.Comparisons = comps
 			vs := make([]Verdict, len(comps))
 			for i, cp := range comps {

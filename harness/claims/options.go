@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"concurrency-lab/harness/diff"
+	"concurrency-lab/harness/rundir"
 	"concurrency-lab/harness/stats"
 )
 
@@ -119,6 +120,10 @@ type Options struct {
 	Threshold  float64
 	Alpha      float64
 	Correction diff.Correction
+	// Confidence is the level of the claims' intervals; 0 means
+	// stats.Confidence (95%). A run made with a sequential plan is judged
+	// at the plan's per-look level instead (see Plan).
+	Confidence float64
 }
 
 // Seed is the default seed of every bootstrap.
@@ -164,12 +169,28 @@ func (o Options) Diff() diff.Options {
 // options: every ratio the claims page and the decision guide show comes
 // from here.
 func (o Options) Ratio(a, b []float64) (stats.Ratio, error) {
-	return stats.RatioCI(a, b, Confidence, o.Resamples, o.Seed)
+	return stats.RatioCI(a, b, o.level(), o.Resamples, o.Seed)
+}
+
+func (o Options) level() float64 {
+	if o.Confidence > 0 {
+		return o.Confidence
+	}
+	return Confidence
+}
+
+// forRun is o as a run must be judged: at its sequential plan's per-look
+// level when it sampled until decided.
+func (o Options) forRun(d *rundir.Dir) Options {
+	if sq := d.Run.Sequential; sq != nil && sq.Looks > 0 {
+		o.Confidence = Plan{Looks: sq.Looks, Alpha: sq.Alpha}.Confidence()
+	}
+	return o
 }
 
 // ToConstant is median(b)/c with its bootstrap CI (b resampled, c exact).
 func (o Options) ToConstant(c float64, b []float64) (stats.Ratio, error) {
-	return stats.RatioToConstant(c, b, Confidence, o.Resamples, o.Seed)
+	return stats.RatioToConstant(c, b, o.level(), o.Resamples, o.Seed)
 }
 
 // Margin is the claim's bound or margin among o's, when it has one.

@@ -53,6 +53,21 @@ type Run struct {
 	Stopped  string      `json:"stopped,omitempty"` // why an incomplete run stopped
 	Warnings []string    `json:"warnings,omitempty"`
 	Cells    int         `json:"cells"`
+	// Sequential is set when the run sampled the cells of undecided claims
+	// further (lab run's sequential plan): its verdicts must then be read
+	// at the plan's per-look confidence.
+	Sequential *Sequential `json:"sequential,omitempty"`
+}
+
+// Sequential records a run's sequential plan and what it did: the claims
+// were looked at after the planned samples and after each further round, at
+// most Looks times, each look at confidence 1 − Alpha/Looks.
+type Sequential struct {
+	Looks    int      `json:"looks"`
+	Alpha    float64  `json:"alpha"`
+	Taken    int      `json:"taken"`              // looks taken
+	Extended []string `json:"extended,omitempty"` // cells sampled beyond their planned reps
+	Stopped  string   `json:"stopped,omitempty"`  // why looking ended before its last look
 }
 
 // RunHardware records the machine: the declaration the run was made for (if

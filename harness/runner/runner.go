@@ -41,6 +41,19 @@ type Options struct {
 	Seed       int64
 	Flags      rundir.RunOptions
 	Warnings   []string // noise warnings found before the run
+	// Decide, when set, is the sequential plan's judge: after the planned
+	// samples and after each further round, at most Looks times in all, it
+	// is given the run as it stands and names the cells that another round
+	// could decide (undecided claims' cells); those get one more sample.
+	// Alpha is the plan's error rate over all looks; both are recorded in
+	// run.json. Smoke runs are not looked at.
+	Decide func(d *rundir.Dir) []string
+	Looks  int
+	Alpha  float64
+	// Budget, when positive, ends the looking once the run has taken this
+	// long: what is undecided then stays so.
+	Budget time.Duration
+
 	// Progress receives the run's progress and the benchmark's stderr: a
 	// live status line when it is a terminal, plain lines otherwise.
 	Progress io.Writer
@@ -130,7 +143,14 @@ func Run(ctx context.Context, o Options) (string, error) {
 	for round := 1; ; round++ {
 		pending := s.pending()
 		if len(pending) == 0 {
-			break
+			more, err := s.look()
+			if err != nil {
+				runErr = err
+				break
+			}
+			if pending = s.pending(); !more || len(pending) == 0 {
+				break
+			}
 		}
 		before := s.taken + s.finished()
 		order := sched.Round(pending)
@@ -175,6 +195,60 @@ func Run(ctx context.Context, o Options) (string, error) {
 		return s.dir, err
 	}
 	return s.dir, runErr
+}
+
+// look takes one look of the sequential plan, once every cell has its
+// planned samples, and reopens the cells it names for one more sample. It
+// reports whether any cell was reopened.
+func (s *state) look() (bool, error) {
+	o := s.o
+	if o.Decide == nil || o.Looks < 1 || o.Flags.Smoke {
+		return false, nil
+	}
+	if s.run.Sequential == nil {
+		s.run.Sequential = &rundir.Sequential{Looks: o.Looks, Alpha: o.Alpha}
+	}
+	sq := s.run.Sequential
+	if sq.Taken >= sq.Looks {
+		return false, nil
+	}
+	if o.Budget > 0 && time.Since(s.began) > o.Budget {
+		sq.Stopped = fmt.Sprintf("the run's time budget (%v) was spent after %d looks", o.Budget, sq.Taken)
+		return false, nil
+	}
+	// The files written after the last round still say partial for the
+	// cells that pending has since settled: write them again first.
+	if err := s.write(); err != nil {
+		return false, err
+	}
+	d, err := rundir.Read(s.dir)
+	if err != nil {
+		return false, fmt.Errorf("runner: reading the run back for a look: %w", err)
+	}
+	sq.Taken++
+	names := o.Decide(d)
+	if sq.Taken >= sq.Looks {
+		return false, nil // the last look: what it leaves undecided stays so
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	reopened := 0
+	for _, name := range names {
+		i, ok := s.byName[name]
+		if !ok || s.cells[i].status != rundir.OK {
+			continue
+		}
+		c := s.cells[i]
+		c.status, c.cell.Reps = "", c.samples+1
+		reopened++
+		if !slices.Contains(sq.Extended, name) {
+			sq.Extended = append(sq.Extended, name)
+		}
+	}
+	if reopened > 0 {
+		s.rep.println(fmt.Sprintf("lab: look %d of %d: %d cells of undecided claims get another sample", sq.Taken, sq.Looks, reopened))
+	}
+	return reopened > 0, nil
 }
 
 // finished counts the cells that stopped sampling because they failed.

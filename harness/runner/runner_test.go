@@ -356,3 +356,78 @@ func TestAutoReps(t *testing.T) {
 		}
 	}
 }
+
+// TestSequentialLooks: the plan looks once the planned samples are in,
+// reopens the cells it is told are undecided for one more sample per look,
+// stops after its last look, and records what it did.
+func TestSequentialLooks(t *testing.T) {
+	t.Setenv("LAB_FAKE_BENCH", "1")
+	self, _ := os.Executable()
+	undecided := cell("a", "thread", 2).Name()
+	var looked []int
+	dir, err := Run(context.Background(), Options{
+		MatrixFile: "m.toml", MatrixText: []byte("# fake"), MatrixSHA: "abc",
+		Cells: []matrix.Cell{cell("a", "thread", 2), cell("b", "loop", 2)}, HardwareID: "box",
+		Machine: hw.Machine{CPUModel: "fake"}, Software: hw.Software{GoVersion: "go1.26"},
+		Binary: self, Results: t.TempDir(), RunID: "r1", Seed: 1, Progress: testWriter{t}, slack: time.Second,
+		Looks: 3, Alpha: 0.05,
+		Decide: func(d *rundir.Dir) []string {
+			n := 0
+			for _, c := range d.Summary.Cells {
+				if c.Status != rundir.OK {
+					t.Errorf("look %d: %s is %s; want every cell ok when looked at", len(looked)+1, c.Name, c.Status)
+				}
+				n += len(c.Metrics["sec/op"].Samples)
+			}
+			looked = append(looked, n)
+			return []string{undecided, "not/a/cell"}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := rundir.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Look 1 at 4 samples, look 2 after one more for cell a, look 3 (the
+	// last) after another: a ends with 4 samples, b with its 2.
+	if want := []int{4, 5, 6}; !slices.Equal(looked, want) {
+		t.Errorf("looked at %v samples; want %v", looked, want)
+	}
+	for _, c := range d.Summary.Cells {
+		want := map[string]int{"a": 4, "b": 2}[c.Experiment]
+		if n := len(c.Metrics["sec/op"].Samples); n != want || c.Status != rundir.OK {
+			t.Errorf("%s: %d samples, %s; want %d, ok", c.Name, n, c.Status, want)
+		}
+	}
+	sq := d.Run.Sequential
+	if sq == nil || sq.Looks != 3 || sq.Taken != 3 || !slices.Equal(sq.Extended, []string{undecided}) || !d.Run.Complete {
+		t.Errorf("run.json sequential %+v, complete %v; want 3 looks taken, %s extended, complete", sq, d.Run.Complete, undecided)
+	}
+}
+
+// TestSequentialBudget: a spent time budget ends the looking, and says so.
+func TestSequentialBudget(t *testing.T) {
+	t.Setenv("LAB_FAKE_BENCH", "1")
+	self, _ := os.Executable()
+	calls := 0
+	dir, err := Run(context.Background(), Options{
+		MatrixFile: "m.toml", MatrixText: []byte("# fake"), MatrixSHA: "abc",
+		Cells: []matrix.Cell{cell("a", "thread", 2)}, HardwareID: "box",
+		Machine: hw.Machine{CPUModel: "fake"}, Software: hw.Software{GoVersion: "go1.26"},
+		Binary: self, Results: t.TempDir(), RunID: "r1", Seed: 1, Progress: testWriter{t}, slack: time.Second,
+		Looks: 5, Alpha: 0.05, Budget: time.Nanosecond,
+		Decide: func(*rundir.Dir) []string { calls++; return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := rundir.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sq := d.Run.Sequential; calls != 0 || sq == nil || sq.Taken != 0 || !strings.Contains(sq.Stopped, "time budget") {
+		t.Errorf("decide called %d times, sequential %+v; want no look and a stop for the budget", calls, sq)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"concurrency-lab/experiments/matrix"
+	"concurrency-lab/harness/claims"
 	"concurrency-lab/harness/hw"
 	"concurrency-lab/harness/rundir"
 	"concurrency-lab/harness/runner"
@@ -47,11 +48,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	smoke := fs.Bool("smoke", false, "every experiment with its smallest parameter values, sizes capped, 6 reps")
 	seed := fs.Int64("seed", 0, "seed of the round orders (default: from the clock; recorded either way)")
 	out := fs.String("out", "results", "the results root")
+	budget := fs.Duration("budget", 0, "with --looks: stop looking once the run has taken this long (0 = no limit)")
+	looks := fs.Int("looks", claims.DefaultPlan.Looks, "sample the cells of undecided claims until decided: at most this many looks (1 = one look, no further samples; 0 = no plan, verdicts at 95%)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("run: unexpected arguments %q", fs.Args())}
+	}
+	if *looks < 0 {
+		return usageError{fmt.Errorf("run: --looks %d: want ≥ 0", *looks)}
 	}
 	if *reps < 0 {
 		return usageError{fmt.Errorf("run: --reps %d: want ≥ 1", *reps)}
@@ -83,6 +89,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if o.Seed == 0 {
 		o.Seed = time.Now().UnixNano()
+	}
+	if *looks > 0 {
+		plan := claims.Plan{Looks: *looks, Alpha: claims.DefaultPlan.Alpha}
+		o.Looks, o.Alpha, o.Budget = plan.Looks, plan.Alpha, *budget
+		o.Decide = func(d *rundir.Dir) []string { return claims.Undecided(d, claims.DefaultOptions, plan) }
 	}
 	o.HardwareID = machine.ID()
 	if *hardware != "" {
