@@ -6,6 +6,7 @@
 package experiments
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"concurrency-lab/experiments/models/loop"
 	"concurrency-lab/experiments/models/process"
 	"concurrency-lab/experiments/models/thread"
+	"concurrency-lab/experiments/runtimes"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
@@ -23,8 +25,17 @@ import (
 // Registry: every model and workload the matrix can name. The matrix package
 // holds their parameters; TestRegistryMatchesSchema keeps the two in step.
 
-// NewModel returns the implementation of a cell's model.
-func NewModel(c matrix.Cell) (model.Model, error) {
+// NewModel returns the implementation of a cell's model. A cell of an
+// external runtime gets its driver (experiments/runtimes), prepared once per
+// process; an absent runtime is a *runtimes.Unavailable error.
+func NewModel(ctx context.Context, c matrix.Cell) (model.Model, error) {
+	if c.Runtime.Kind != "" && c.Runtime.Kind != matrix.KindGo {
+		p, err := prepare(ctx, c.Runtime)
+		if err != nil {
+			return nil, err
+		}
+		return runtimes.Model{Prepared: p, Cell: c}, nil
+	}
 	switch c.Model {
 	case "goroutine":
 		return goroutine.Model{}, nil

@@ -69,7 +69,7 @@ type gilExec interface{ GIL() *thread.GIL }
 // that hangs before it is ready fails the cell rather than the whole run.
 func Measure(ctx context.Context, c matrix.Cell, n int, t Timer) (Sample, error) {
 	t.StopTimer()
-	m, err := NewModel(c)
+	m, err := NewModel(ctx, c)
 	if err != nil {
 		return Sample{}, err
 	}
@@ -83,7 +83,11 @@ func measure(ctx context.Context, c matrix.Cell, m model.Model, n int, t Timer) 
 	if err != nil {
 		return Sample{}, err
 	}
-	cold := c.Value("start") == "cold"
+	// A self-timed model (an external runtime's driver) creates a cold
+	// cell's workers inside its own timed region: from here its driver is
+	// always started outside ours.
+	_, self := m.(model.SelfTimed)
+	cold := c.Value("start") == "cold" && !self
 	s := Sample{N: n, Units: float64(n) * units(w), GILSwitches: -1}
 	if j, ok := w.(sleep.Job); ok {
 		s.Concurrency = j.Concurrency
@@ -146,11 +150,16 @@ func measure(ctx context.Context, c matrix.Cell, m model.Model, n int, t Timer) 
 	}
 	s.PeakRSS = peak + childPeak
 	s.CPU = self1 - self0
-	if cold {
+	switch {
+	case self:
+		// The driver measured its own and its workers' usage; this
+		// process only waited for it.
+		s.PeakRSS, s.CPU = childPeak, childCPU
+	case cold:
 		// Cold workers were started and reaped inside the timed region, so
 		// the kernel's count covers all of their CPU, start-up included.
 		s.CPU += kids1 - kids0
-	} else {
+	default:
 		// Warm workers outlive the region; they reported what they used.
 		s.CPU += childCPU
 	}
@@ -193,6 +202,10 @@ func execute(ctx context.Context, c matrix.Cell, m model.Model, w model.Work, x 
 	runTime := time.Since(r0)
 	e.elapsed = time.Since(t0)
 	t.StopTimer()
+	if e.r.Timed > 0 {
+		// The driver's own clock, around the work alone.
+		runTime, e.elapsed = e.r.Timed, e.r.Timed
+	}
 	if g, ok := x.(gilExec); ok && g.GIL() != nil { // the thread model without one answers nil
 		e.gil = g.GIL().Stats().Switches - switches0
 	}

@@ -38,7 +38,7 @@ func tinyCells(t *testing.T) []matrix.Cell {
 // an implementation.
 func TestRegistryMatchesSchema(t *testing.T) {
 	for _, name := range matrix.Models() {
-		if _, err := NewModel(matrix.Cell{Model: name}); err != nil {
+		if _, err := NewModel(context.Background(), matrix.Cell{Model: name}); err != nil {
 			t.Errorf("model %q: %v", name, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 type Cell struct {
 	Experiment string
 	Workload   string
+	Runtime    Runtime
 	Model      string
 	// Params holds every parameter the workload and model take, in the
 	// schema's order, with defaults filled in.
@@ -22,11 +23,14 @@ type Cell struct {
 type Param struct{ Key, Value string }
 
 // Name is the cell's sub-benchmark name below BenchmarkLab:
-// "<experiment>/model=<model>/<key>=<value>/…", the key=value form that
-// benchstat's -col /model and -row /workers project on.
+// "<experiment>/runtime=<runtime>/model=<model>/<key>=<value>/…", the
+// key=value form that benchstat's -col /runtime, -col /model and -row
+// /workers project on.
 func (c Cell) Name() string {
 	var b strings.Builder
 	b.WriteString(c.Experiment)
+	b.WriteString("/runtime=")
+	b.WriteString(c.runtimeName())
 	b.WriteString("/model=")
 	b.WriteString(c.Model)
 	for _, p := range c.Params {
@@ -36,6 +40,13 @@ func (c Cell) Name() string {
 		b.WriteString(p.Value)
 	}
 	return b.String()
+}
+
+func (c Cell) runtimeName() string {
+	if c.Runtime.Name == "" {
+		return Go.Name
+	}
+	return c.Runtime.Name
 }
 
 // Value returns the value of a parameter, "" if the cell has none.
@@ -61,8 +72,9 @@ func (c Cell) Duration(key string) time.Duration {
 }
 
 // Cells expands every experiment into its cells, in matrix order: experiments
-// as listed, then models as listed, then the product of parameter values with
-// the first parameter varying slowest.
+// as listed, then runtimes as listed, then the models each runtime runs, as
+// listed, then the product of parameter values with the first parameter
+// varying slowest.
 func (m *Matrix) Cells() []Cell {
 	var cells []Cell
 	for _, x := range m.Experiments {
@@ -75,7 +87,22 @@ func (m *Matrix) Cells() []Cell {
 func (x Experiment) Cells() []Cell {
 	w, _ := findWorkload(x.Workload)
 	var cells []Cell
+	rts := x.Runtimes
+	if len(rts) == 0 {
+		rts = []Runtime{Go}
+	}
+	for _, rt := range rts {
+		cells = append(cells, x.cellsIn(w, rt)...)
+	}
+	return cells
+}
+
+func (x Experiment) cellsIn(w workloadSpec, rt Runtime) []Cell {
+	var cells []Cell
 	for _, name := range x.Models {
+		if !rt.Runs(name) {
+			continue
+		}
 		m, _ := findModel(name)
 		ps := append(append([]param{}, w.params...), m.params...)
 		combos := [][]Param{nil}
@@ -93,7 +120,7 @@ func (x Experiment) Cells() []Cell {
 			combos = next
 		}
 		for _, combo := range combos {
-			cells = append(cells, Cell{Experiment: x.Name, Workload: x.Workload, Model: name, Params: combo, Settings: x.Settings})
+			cells = append(cells, Cell{Experiment: x.Name, Workload: x.Workload, Runtime: rt, Model: name, Params: combo, Settings: x.Settings})
 		}
 	}
 	return cells

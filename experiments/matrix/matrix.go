@@ -9,10 +9,16 @@
 //	benchtime = "1x"        # go test -benchtime: "1x" = one execution per sample
 //	timeout = "10m"         # per sample
 //
+//	[runtimes.cpython]      # optional: runtimes other than Go (see Runtime)
+//	python = "/usr/bin/python3"
+//	[runtimes.native]
+//	cc = "cc"
+//
 //	[[experiments]]
 //	name = "article"        # unique; the first part of every cell's name
 //	workload = "primes"     # primes | sleep | pipeline
 //	models = ["process", "thread", "thread-gil", "loop", "goroutine"]
+//	runtimes = ["go", "cpython", "native"]  # optional; default ["go"]
 //	[experiments.params]    # every parameter is a list; cells take the product
 //	n = [100000]
 //	workers = [2]
@@ -20,8 +26,8 @@
 //	start = ["cold"]
 //
 // Decoding is strict: an unknown key, a value of the wrong type, an unknown
-// workload, model or parameter, an empty list or a value out of range is an
-// error that names the file, the line and the key.
+// workload, model, runtime or parameter, an empty list or a value out of
+// range is an error that names the file, the line and the key.
 package matrix
 
 import (
@@ -44,9 +50,11 @@ import (
 // Matrix is a checked experiment matrix.
 type Matrix struct {
 	// File is the name the matrix was read from, for messages.
-	File        string
-	Defaults    Settings
-	Hardware    map[string]Hardware
+	File     string
+	Defaults Settings
+	Hardware map[string]Hardware
+	// Runtimes holds the declared runtimes and the built-in "go".
+	Runtimes    map[string]Runtime
 	Experiments []Experiment
 	// SHA256 is the hex SHA-256 of the file's bytes: runs record it so that
 	// results can be traced to the exact matrix.
@@ -75,6 +83,8 @@ type Experiment struct {
 	Description string
 	Workload    string
 	Models      []string
+	// Runtimes lists who runs the models, ["go"] unless the matrix says.
+	Runtimes []Runtime
 	// Hardware lists the declared machines the experiment is meant for;
 	// empty means every machine.
 	Hardware []string
@@ -89,6 +99,7 @@ type Experiment struct {
 type document struct {
 	Defaults    settingsDoc            `toml:"defaults"`
 	Hardware    map[string]hardwareDoc `toml:"hardware"`
+	Runtimes    map[string]runtimeDoc  `toml:"runtimes"`
 	Experiments []experimentDoc        `toml:"experiments"`
 }
 
@@ -107,6 +118,7 @@ type experimentDoc struct {
 	Description string         `toml:"description"`
 	Workload    string         `toml:"workload"`
 	Models      []string       `toml:"models"`
+	Runtimes    []string       `toml:"runtimes"`
 	Hardware    []string       `toml:"hardware"`
 	Params      map[string]any `toml:"params"`
 	settingsDoc
@@ -161,9 +173,13 @@ func Parse(name string, data []byte) (*Matrix, error) {
 	c := checker{file: name, lines: lines}
 	m.Defaults = c.settings(builtin, doc.Defaults, "defaults")
 	m.Hardware = c.hardware(doc.Hardware)
+	m.Runtimes = c.runtimes(doc.Runtimes)
 	names := map[string]int{}
 	for i, e := range doc.Experiments {
 		x := c.experiment(i, e, m.Defaults)
+		if _, ok := findWorkload(e.Workload); ok {
+			x.Runtimes = c.experimentRuntimes(fmt.Sprintf("experiments[%d]", i), e.Runtimes, m.Runtimes, e.Workload, e.Models)
+		}
 		for _, id := range x.Hardware {
 			if _, ok := m.Hardware[id]; !ok {
 				c.fail(fmt.Sprintf("experiments[%d].hardware", i), "%q is not declared in a [hardware.%s] table", id, id)

@@ -22,11 +22,12 @@ func TestLoadAndExpand(t *testing.T) {
 		names = append(names, c.Name())
 	}
 	want := []string{
-		"article/model=process/split=replicate/n=1000/workers=1/start=cold",
-		"article/model=process/split=replicate/n=1000/workers=2/start=cold",
-		"article/model=thread-gil/split=replicate/n=1000/workers=1/start=cold/switch_interval=5ms",
-		"article/model=thread-gil/split=replicate/n=1000/workers=2/start=cold/switch_interval=5ms",
-		"naps/model=loop/tasks=10/sleep_ms=1/workers=0/start=warm",
+		"article/runtime=go/model=process/split=replicate/n=1000/workers=1/start=cold",
+		"article/runtime=go/model=process/split=replicate/n=1000/workers=2/start=cold",
+		"article/runtime=go/model=thread-gil/split=replicate/n=1000/workers=1/start=cold/switch_interval=5ms",
+		"article/runtime=go/model=thread-gil/split=replicate/n=1000/workers=2/start=cold/switch_interval=5ms",
+		"naps/runtime=go/model=loop/tasks=10/sleep_ms=1/workers=0/start=warm",
+		"naps/runtime=uv/model=loop/tasks=10/sleep_ms=1/workers=0/start=warm",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("cell names (-want +got):\n%s", diff)
@@ -40,6 +41,12 @@ func TestLoadAndExpand(t *testing.T) {
 	}
 	if cells[1].Int("workers") != 2 || cells[2].Duration("switch_interval") != 5*time.Millisecond {
 		t.Errorf("typed access: workers %d, switch_interval %v", cells[1].Int("workers"), cells[2].Duration("switch_interval"))
+	}
+	if got, want := cells[5].Runtime, (Runtime{Name: "uv", Kind: KindCPython, Python: "python3", EventLoop: "uvloop", StartMethod: "fork"}); got != want {
+		t.Errorf("naps' second runtime = %+v; want %+v", got, want)
+	}
+	if cells[0].Runtime != Go {
+		t.Errorf("article's runtime = %+v; want the built-in go", cells[0].Runtime)
 	}
 	if len(m.SHA256) != 64 {
 		t.Errorf("SHA256 = %q; want 64 hex digits", m.SHA256)
@@ -109,6 +116,17 @@ func TestErrors(t *testing.T) {
 		{"hardware affinity syntax", "[hardware.small]\ncpus = 1\nmemory_gib = 4\naffinity = \"3-1\"\n" + base, 4, "hardware.small.affinity", "not a CPU list"},
 		{"hardware affinity size", "[hardware.small]\ncpus = 1\nmemory_gib = 4\naffinity = \"0-1\"\n" + base, 4, "hardware.small.affinity", "lists 2 CPUs but cpus = 1"},
 		{"hardware unknown key", "[hardware.small]\ncpus = 1\nmemory_gib = 4\ncores = 2\n" + base, 4, "hardware.small.cores", "unknown key"},
+		{"runtime unknown key", "[runtimes.py]\npython = \"python3\"\ninterpreter = \"x\"\n" + base, 3, "runtimes.py.interpreter", "unknown key"},
+		{"runtime not declared", strings.Replace(base, "[experiments.params]", "runtimes = [\"go\", \"pypy\"]\n[experiments.params]", 1), 5, "experiments[0].runtimes", `"pypy" is not declared in a [runtimes.pypy] table`},
+		{"runtime neither", "[runtimes.py]\nstart_method = \"fork\"\n" + base, 1, "runtimes.py", "want python"},
+		{"runtime both", "[runtimes.py]\npython = \"python3\"\ncc = \"cc\"\n" + base, 1, "runtimes.py", "both python and cc"},
+		{"runtime go reserved", "[runtimes.go]\ncc = \"cc\"\n" + base, 1, "runtimes.go", "built-in"},
+		{"event_loop value", "[runtimes.py]\npython = \"python3\"\nevent_loop = \"trio\"\n" + base, 3, "runtimes.py.event_loop", `"trio": want "asyncio" or "uvloop"`},
+		{"event_loop on native", "[runtimes.c]\ncc = \"cc\"\nevent_loop = \"uvloop\"\n" + base, 3, "runtimes.c.event_loop", "only a CPython runtime"},
+		{"event_loop on a non-loop cell", "[runtimes.uv]\npython = \"python3\"\nevent_loop = \"uvloop\"\n" + strings.Replace(base, "[experiments.params]", "runtimes = [\"uv\"]\n[experiments.params]", 1), 8, "experiments[0].runtimes", "only loop cells use"},
+		{"start_method value", "[runtimes.py]\npython = \"python3\"\nstart_method = \"vfork\"\n" + base, 3, "runtimes.py.start_method", `"vfork"`},
+		{"runtime without the models", "[runtimes.c]\ncc = \"cc\"\n" + strings.Replace(strings.Replace(base, `["thread"]`, `["goroutine"]`, 1), "[experiments.params]", "runtimes = [\"c\"]\n[experiments.params]", 1), 7, "experiments[0].runtimes", `runs none of the models "goroutine"`},
+		{"runtime twice", strings.Replace(base, "[experiments.params]", "runtimes = [\"go\", \"go\"]\n[experiments.params]", 1), 5, "experiments[0].runtimes", "listed twice"},
 		{"duplicate experiment", base + "\n" + strings.Replace(base, "[experiments.params]\nworkers = [2]\n", "", 1) + "params = { workers = [1] }\n", 9, "experiments[1].name", "already defined at line 2"},
 	}
 	for _, tt := range tests {
@@ -200,8 +218,16 @@ func TestSmoke(t *testing.T) {
 	for _, x := range m.Experiments {
 		y := x.Smoke(6)
 		cells := y.Cells()
-		if len(cells) != len(x.Models) {
-			t.Errorf("%s: smoke has %d cells; want one per model (%d)", x.Name, len(cells), len(x.Models))
+		pairs := 0 // (runtime, model) pairs that exist
+		for _, rt := range x.Runtimes {
+			for _, m := range x.Models {
+				if rt.Runs(m) {
+					pairs++
+				}
+			}
+		}
+		if len(cells) != pairs {
+			t.Errorf("%s: smoke has %d cells; want one per model of each runtime (%d)", x.Name, len(cells), pairs)
 		}
 		for _, c := range cells {
 			if c.Reps != 6 {
@@ -217,7 +243,7 @@ func TestSmoke(t *testing.T) {
 	x := Experiment{Name: "x", Workload: "primes", Models: []string{"loop"},
 		Params: map[string][]string{"workers": {"4", "1", "2"}, "split": {"partition", "replicate"}}}
 	got := x.Smoke(6).Cells()[0].Name()
-	if want := "x/model=loop/split=partition/n=20000/workers=1/start=warm"; got != want {
+	if want := "x/runtime=go/model=loop/split=partition/n=20000/workers=1/start=warm"; got != want {
 		t.Errorf("smoke cell = %s; want %s", got, want)
 	}
 }

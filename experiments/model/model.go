@@ -85,8 +85,32 @@ type Result struct {
 	// sink itself verifies each one (pipeline.Sink) and Run fails if it
 	// rejects any.
 	Received int
+	// Timed, when not zero, is the Run's own measurement of its timed
+	// region: an external runtime's driver times the work inside the
+	// interpreter (see SelfTimed), and the caller uses it instead of its
+	// own clock.
+	Timed time.Duration
+	// Early is how much sooner than asked a wait may end in the runtime
+	// that ran the work, by the design of its timers: 0 for every model
+	// but uvloop's loop, whose timers (libuv's) are set from a millisecond
+	// clock read from CLOCK_MONOTONIC_COARSE, which lags the real one by up
+	// to the kernel's tick. Verification allows for it; it is not added to
+	// any time.
+	Early time.Duration
 
 	Usage
+}
+
+// SelfTimed marks a Model that runs in another runtime's driver process
+// (experiments/runtimes): the driver is started by Start, outside any timed
+// region, and it handles the cell's start itself (a cold cell's workers are
+// created inside the driver's timed region); every Result carries Timed,
+// and its ChildCPU and ChildPeakRSS are all the CPU time and memory the work
+// used (the driver's and its workers'; the Go process measuring it is not
+// part of the cell).
+type SelfTimed interface {
+	Model
+	SelfTimed()
 }
 
 // Usage is what executed a Run, as recorded by the workers themselves.
@@ -143,7 +167,7 @@ func Verify(w Work, r Result, elapsed time.Duration) error {
 	case primes.Job:
 		return w.Verify(r.Counts)
 	case sleep.Job:
-		return w.Verify(r.Slept, elapsed)
+		return w.Verify(r.Slept, elapsed+r.Early)
 	case *pipeline.Job:
 		if r.Received != w.Messages {
 			return fmt.Errorf("pipeline: sink accepted %d of %d messages", r.Received, w.Messages)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"concurrency-lab/harness/rundir"
 	"concurrency-lab/harness/stats"
@@ -27,6 +28,10 @@ type Claim struct {
 	// the rule has none).
 	margin func(m Margins) Rule
 	Note   string // a caveat that belongs next to every verdict
+	// CPython marks the claims about CPython itself (1, 2, 5, 10): they
+	// are judged on a CPython runtime's cells where one ran, and on the Go
+	// models otherwise, and the result says which (Result.On).
+	CPython bool
 	// Needs names the experiment that would give the data, for claims the
 	// matrix cannot judge yet; judge is nil then.
 	Needs string
@@ -57,6 +62,8 @@ type Comparison struct {
 	Ratio   *stats.Ratio // B/A with its CI; nil for comparisons of intervals
 	Rule    string
 	Verdict Verdict
+	// Runtime is the runtime whose cells were compared ("" = go).
+	Runtime string
 }
 
 // Result is a claim judged on one machine.
@@ -70,6 +77,10 @@ type Result struct {
 	Verdict     Verdict
 	Comparisons []Comparison
 	Missing     []string // cells (or experiments) that were needed and absent
+	// On says whose cells the verdict rests on, for the claims about
+	// CPython: a CPython runtime's, or the Go emulation's ("" for the
+	// other claims).
+	On string
 	// Plan describes the run's sequential plan when it had one ("" else):
 	// its intervals are then at the plan's per-look level.
 	Plan string
@@ -85,19 +96,21 @@ var All = []*Claim{
 		N: 1, Kind: "difference",
 		Text: fmt.Sprintf("CPU-bound ⇒ processes: with 2 workers, processes are ~2× faster than threads and asyncio (CPython, i7-8700K: %g / %g / %g s).",
 			ArticleSeconds["process"], ArticleSeconds["thread-gil"], ArticleSeconds["loop"]),
-		Compare: "primes, replicate, 2 workers: time of thread-gil / process and of loop / process",
+		Compare: "primes, replicate, 2 workers: time of threads / processes and of asyncio / processes (CPython: its thread and loop cells; Go emulation: thread-gil and loop)",
 		rule:    func(m Margins) string { return "both ratios " + m.CPUBound.Short() + ". " + m.CPUBound.String() },
 		margin:  func(m Margins) Rule { return m.CPUBound },
-		Note:    "Judged on the lab's Go emulation: thread-gil stands for CPython threads (one global lock, 5 ms switch interval) and loop for asyncio. It is not CPython; no CPython reference run exists yet.",
+		Note:    "Judged on CPython where a CPython runtime ran (threading, asyncio and multiprocessing themselves); otherwise on the lab's Go emulation, where thread-gil stands for CPython threads (one global lock, 5 ms switch interval) and loop for asyncio. The verdict says which.",
+		CPython: true,
 		judge:   judgeCPUBound,
 	},
 	{
 		N: 2, Kind: "sameness",
 		Text:    "Under a GIL, threads and the event loop are equally serialised for CPU work.",
-		Compare: "primes, replicate, 2 workers: time of loop / thread-gil",
+		Compare: "primes, replicate, 2 workers: time of asyncio / threads (CPython: loop / thread; Go emulation: loop / thread-gil)",
 		rule:    func(m Margins) string { return m.GILSame.Short() + ". " + m.GILSame.String() },
 		margin:  func(m Margins) Rule { return m.GILSame },
-		Note:    "Judged on the lab's Go emulation (thread-gil for CPython threads, loop for asyncio), not on CPython.",
+		Note:    "Judged on CPython's threads and asyncio where a CPython runtime ran; otherwise on the lab's Go emulation (thread-gil for CPython threads, loop for asyncio). The verdict says which.",
+		CPython: true,
 		judge:   judgeGILSame,
 	},
 	{
@@ -126,6 +139,8 @@ var All = []*Claim{
 		Compare: "sleep, the fewest tasks (all at once, so tasks ≤ workers): time of thread / loop",
 		rule:    func(m Margins) string { return m.FewWaits.Short() + ". " + m.FewWaits.String() },
 		margin:  func(m Margins) Rule { return m.FewWaits },
+		Note:    "Judged on CPython's threads and asyncio where a CPython runtime ran, on the Go models otherwise. The verdict says which.",
+		CPython: true,
 		judge:   judgeFewWaits,
 	},
 	{
@@ -161,9 +176,12 @@ var All = []*Claim{
 	{
 		N: 10, Kind: "difference",
 		Text:    "uvloop makes asyncio 2–4× faster.",
-		Compare: "CPython loop: asyncio vs uvloop",
-		rule:    fixed("ratio inside [2, 4]; inconclusive where uvloop is absent"),
-		Needs:   "a CPython reference runtime with uvloop",
+		Compare: "sleep, the most tasks, CPython loop: time on asyncio's event loop / time on uvloop, same interpreter",
+		rule:    func(m Margins) string { return m.UVLoop.Short() + ". " + m.UVLoop.String() },
+		margin:  func(m Margins) Rule { return m.UVLoop },
+		Note:    "Judged on CPython's sleep cells at the most tasks (every task waiting at once on the loop's timers): the loop's own overhead is what uvloop replaces. Inconclusive where uvloop is absent.",
+		CPython: true,
+		judge:   judgeUVLoop,
 	},
 	{
 		N: 11, Kind: "difference",
@@ -210,7 +228,7 @@ func judgeOne(c *Claim, hardware string, runs []*rundir.Dir, o Options) Result {
 	}
 	var firstMissing []string
 	for i, d := range runs {
-		comps, missing := c.judge(d, o.forRun(d))
+		comps, missing := c.judge(d, o.ForRun(d))
 		if len(missing) == 0 {
 			r.Run, r.RunPath, r.Smoke = RunID(d), d.Path, d.Run.Options.Smoke
 			if sq := d.Run.Sequential; sq != nil && sq.Looks > 0 {
@@ -218,6 +236,7 @@ func judgeOne(c *Claim, hardware string, runs []*rundir.Dir, o Options) Result {
 					Plan{Looks: sq.Looks, Alpha: sq.Alpha}, sq.Taken)
 			}
 			r.Comparisons = comps
+			r.On = judgedOn(c, d, comps)
 			vs := make([]Verdict, len(comps))
 			for i, cp := range comps {
 				vs[i] = cp.Verdict
@@ -260,16 +279,29 @@ func (c *Comparison) judge(rule Rule) {
 }
 
 func judgeCPUBound(d *rundir.Dir, o Options) ([]Comparison, []string) {
+	// CPython itself where it ran: threads and asyncio against processes.
+	for _, rt := range CPythonRuntimes(d) {
+		if cells, missing := articleModelsIn(d, rt, "process", "thread", "loop"); missing == nil {
+			return cpuBound(o, rt, cells, "thread", "asyncio")
+		}
+	}
 	cells, missing := articleModels(d, "process", "thread-gil", "loop")
 	if missing != nil {
 		return nil, missing
 	}
+	return cpuBound(o, GoRuntime, cells, "thread-gil", "loop")
+}
+
+// cpuBound judges claim 1 on the article cells process, thread, loop of one
+// runtime; thread and loop are what those models are called there.
+func cpuBound(o Options, rt string, cells []*rundir.Cell, thread, loop string) ([]Comparison, []string) {
 	var out []Comparison
-	for i, m := range []string{"thread-gil", "loop"} {
+	for i, m := range []string{thread, loop} {
 		c, err := ratio(o, "time of "+m+" / process", cells[0], cells[i+1], "sec/op", "process", m)
 		if err != nil {
 			return nil, []string{err.Error()}
 		}
+		c.Runtime = rt
 		c.judge(o.Margins.CPUBound)
 		out = append(out, c)
 	}
@@ -292,6 +324,17 @@ func sameArticle(d *rundir.Dir, o Options, rule Rule, base, other string) ([]Com
 }
 
 func judgeGILSame(d *rundir.Dir, o Options) ([]Comparison, []string) {
+	for _, rt := range CPythonRuntimes(d) {
+		if cells, missing := articleModelsIn(d, rt, "thread", "loop"); missing == nil {
+			c, err := ratio(o, "time of asyncio / thread", cells[0], cells[1], "sec/op", "thread", "asyncio")
+			if err != nil {
+				return nil, []string{err.Error()}
+			}
+			c.Runtime = rt
+			c.judge(o.Margins.GILSame)
+			return []Comparison{c}, nil
+		}
+	}
 	return sameArticle(d, o, o.Margins.GILSame, "thread-gil", "loop")
 }
 
@@ -302,11 +345,16 @@ func judgeNoGIL(d *rundir.Dir, o Options) ([]Comparison, []string) {
 // sleepTasks lists the tasks values of model's ok sleep cells with all tasks
 // waiting at once (workers = 0), ascending, with the cells.
 func sleepTasks(d *rundir.Dir, model string) ([]int, map[int]*rundir.Cell) {
+	return sleepTasksIn(d, GoRuntime, model)
+}
+
+// sleepTasksIn is sleepTasks in one runtime.
+func sleepTasksIn(d *rundir.Dir, runtime, model string) ([]int, map[int]*rundir.Cell) {
 	cells := map[int]*rundir.Cell{}
 	var ts []int
 	for i := range d.Summary.Cells {
 		c := &d.Summary.Cells[i]
-		if c.Workload != "sleep" || c.Model != model || c.Params["workers"] != "0" || !Usable(c, "sec/op") {
+		if c.Workload != "sleep" || c.Model != model || RuntimeOf(c) != runtime || c.Params["workers"] != "0" || !Usable(c, "sec/op") {
 			continue
 		}
 		t, err := strconv.Atoi(c.Params["tasks"])
@@ -408,12 +456,21 @@ func judgeManyWaits(d *rundir.Dir, o Options) ([]Comparison, []string) {
 }
 
 func judgeFewWaits(d *rundir.Dir, o Options) ([]Comparison, []string) {
-	ts, _ := sleepTasks(d, "loop")
-	tt, _ := sleepTasks(d, "thread")
+	for _, rt := range CPythonRuntimes(d) {
+		if cs, missing := fewWaits(d, o, rt); missing == nil {
+			return cs, nil
+		}
+	}
+	return fewWaits(d, o, GoRuntime)
+}
+
+func fewWaits(d *rundir.Dir, o Options, rt string) ([]Comparison, []string) {
+	ts, _ := sleepTasksIn(d, rt, "loop")
+	tt, _ := sleepTasksIn(d, rt, "thread")
 	for _, t := range ts { // the fewest tasks both models have
 		if slices.Contains(tt, t) {
 			params := map[string]string{"tasks": strconv.Itoa(t), "workers": "0"}
-			cells, missing := together(d, []string{"sleep"}, want{"sleep", "loop", params, "sec/op"}, want{"sleep", "thread", params, "sec/op"})
+			cells, missing := together(d, []string{"sleep"}, want{"sleep", "loop", params, "sec/op", rt}, want{"sleep", "thread", params, "sec/op", rt})
 			if missing != nil {
 				return nil, missing
 			}
@@ -421,6 +478,7 @@ func judgeFewWaits(d *rundir.Dir, o Options) ([]Comparison, []string) {
 			if err != nil {
 				return nil, []string{err.Error()}
 			}
+			c.Runtime = rt
 			c.judge(o.Margins.FewWaits)
 			return []Comparison{c}, nil
 		}
@@ -428,12 +486,45 @@ func judgeFewWaits(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	return nil, []string{"sleep, models thread and loop, the same tasks value, workers=0 (status ok)"}
 }
 
+// judgeUVLoop compares, on the sleep cells at the most tasks, CPython's loop
+// on asyncio's own event loop with the same interpreter's loop on uvloop.
+func judgeUVLoop(d *rundir.Dir, o Options) ([]Comparison, []string) {
+	pairs := uvloopPairs(d)
+	if len(pairs) == 0 {
+		return nil, []string{"a CPython runtime with event_loop = \"uvloop\" that ran, beside one on asyncio with the same interpreter (uvloop absent or not declared)"}
+	}
+	for _, p := range pairs {
+		ta, asyncio := sleepTasksIn(d, p[0], "loop")
+		tu, _ := sleepTasksIn(d, p[1], "loop")
+		for i := len(ta) - 1; i >= 0; i-- { // the most tasks both have
+			t := ta[i]
+			if !slices.Contains(tu, t) {
+				continue
+			}
+			params := map[string]string{"tasks": strconv.Itoa(t), "workers": asyncio[t].Params["workers"], "sleep_ms": asyncio[t].Params["sleep_ms"]}
+			cells, missing := together(d, []string{asyncio[t].Experiment}, want{"sleep", "loop", params, "sec/op", p[0]}, want{"sleep", "loop", params, "sec/op", p[1]})
+			if missing != nil {
+				continue
+			}
+			// Speed-up of uvloop = asyncio's time / uvloop's time.
+			c, err := ratio(o, fmt.Sprintf("speed-up of uvloop: time of asyncio / uvloop, sleep at tasks=%d", t), cells[1], cells[0], "sec/op", p[1]+" (uvloop)", p[0]+" (asyncio)")
+			if err != nil {
+				return nil, []string{err.Error()}
+			}
+			c.Runtime = p[0]
+			c.judge(o.Margins.UVLoop)
+			return []Comparison{c}, nil
+		}
+	}
+	return nil, []string{"sleep, model=loop, the same tasks value (workers=0, status ok) in a CPython runtime on asyncio and the same interpreter on uvloop"}
+}
+
 func judgeIPC(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	// The largest payload both models have, in one experiment.
 	best, bestBytes := []*rundir.Cell(nil), -1
 	for i := range d.Summary.Cells {
 		p := &d.Summary.Cells[i]
-		if p.Workload != "pipeline" || p.Model != "process" {
+		if p.Workload != "pipeline" || p.Model != "process" || RuntimeOf(p) != GoRuntime {
 			continue
 		}
 		b, err := strconv.Atoi(p.Params["payload_bytes"])
@@ -442,7 +533,7 @@ func judgeIPC(d *rundir.Dir, o Options) ([]Comparison, []string) {
 		}
 		params := map[string]string{"payload_bytes": p.Params["payload_bytes"], "stages": p.Params["stages"], "messages": p.Params["messages"]}
 		cells, missing := together(d, []string{p.Experiment},
-			want{"pipeline", "process", params, "B/s"}, want{"pipeline", "thread", params, "B/s"})
+			want{"pipeline", "process", params, "B/s", ""}, want{"pipeline", "thread", params, "B/s", ""})
 		if missing == nil {
 			best, bestBytes = cells, b
 		}
@@ -468,7 +559,7 @@ func judgePartition(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	for n := 2; n <= cores; n++ {
 		one := map[string]string{"split": "partition", "workers": "1"}
 		many := map[string]string{"split": "partition", "workers": strconv.Itoa(n)}
-		cells, miss := together(d, []string{"scaling"}, want{"primes", "process", many, "sec/op"}, want{"primes", "process", one, "sec/op"})
+		cells, miss := together(d, []string{"scaling"}, want{"primes", "process", many, "sec/op", ""}, want{"primes", "process", one, "sec/op", ""})
 		if miss != nil {
 			missing = append(missing, miss...)
 			continue
@@ -487,4 +578,54 @@ func judgePartition(d *rundir.Dir, o Options) ([]Comparison, []string) {
 		return nil, missing
 	}
 	return out, nil
+}
+
+// CPythonRuntimes lists run d's CPython runtimes that ran on asyncio's own
+// event loop (not uvloop), in the run's order: the ones the claims about
+// CPython are judged on.
+func CPythonRuntimes(d *rundir.Dir) []string {
+	var out []string
+	for _, id := range d.Run.Runtimes {
+		if id.Kind == "cpython" && id.Unavailable == "" && id.EventLoop != "uvloop" {
+			out = append(out, id.Runtime)
+		}
+	}
+	return out
+}
+
+// uvloopPairs pairs each CPython runtime of run d on uvloop with a CPython
+// runtime on asyncio of the same interpreter: {asyncio, uvloop} names.
+func uvloopPairs(d *rundir.Dir) [][2]string {
+	var out [][2]string
+	for _, u := range d.Run.Runtimes {
+		if u.Kind != "cpython" || u.Unavailable != "" || u.EventLoop != "uvloop" {
+			continue
+		}
+		for _, a := range d.Run.Runtimes {
+			if a.Kind == "cpython" && a.Unavailable == "" && a.EventLoop != "uvloop" && a.Executable == u.Executable {
+				out = append(out, [2]string{a.Runtime, u.Runtime})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// judgedOn says, for a claim about CPython, whose cells its comparisons
+// compared.
+func judgedOn(c *Claim, d *rundir.Dir, comps []Comparison) string {
+	if !c.CPython || len(comps) == 0 {
+		return ""
+	}
+	rt := comps[0].Runtime
+	if rt == "" || rt == GoRuntime {
+		return "the Go emulation (this run has no CPython cells for it)"
+	}
+	for _, id := range d.Run.Runtimes {
+		if id.Runtime == rt {
+			v, _, _ := strings.Cut(id.Version, " ")
+			return fmt.Sprintf("CPython: runtime %s (%s, Python %s)", rt, id.Executable, v)
+		}
+	}
+	return "CPython: runtime " + rt
 }

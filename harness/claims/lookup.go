@@ -122,13 +122,27 @@ func IsArticleCell(c *rundir.Cell) bool {
 // cells.
 var ArticlePrefer = []string{"article", "scaling"}
 
-// ArticleCells returns the article's table on run d: the usable article
-// cells (sec/op) of the first experiment that has them, article before
-// scaling, one per model (the first), with that experiment. Claims 1–3, the
-// article's table and the decision guide's CPU-bound advice all read them
-// from here.
-func ArticleCells(d *rundir.Dir) (string, []*rundir.Cell) {
-	e, cells := Find(d, ArticlePrefer, "sec/op", IsArticleCell)
+// ArticleCells returns the article's table on run d for the Go models: the
+// usable article cells (sec/op) of the first experiment that has them,
+// article before scaling, one per model (the first), with that experiment.
+// Claims 1–3, the article's table and the decision guide's CPU-bound advice
+// all read them from here.
+func ArticleCells(d *rundir.Dir) (string, []*rundir.Cell) { return ArticleCellsIn(d, GoRuntime) }
+
+// GoRuntime is the lab's own runtime's name.
+const GoRuntime = "go"
+
+// RuntimeOf is a cell's runtime, "go" for cells that name none.
+func RuntimeOf(c *rundir.Cell) string {
+	if c.Runtime == "" {
+		return GoRuntime
+	}
+	return c.Runtime
+}
+
+// ArticleCellsIn is ArticleCells for the cells of one runtime.
+func ArticleCellsIn(d *rundir.Dir, runtime string) (string, []*rundir.Cell) {
+	e, cells := Find(d, ArticlePrefer, "sec/op", func(c *rundir.Cell) bool { return RuntimeOf(c) == runtime && IsArticleCell(c) })
 	var out []*rundir.Cell
 	for _, c := range cells {
 		if !slices.ContainsFunc(out, func(o *rundir.Cell) bool { return o.Model == c.Model }) {
@@ -138,12 +152,14 @@ func ArticleCells(d *rundir.Dir) (string, []*rundir.Cell) {
 	return e, out
 }
 
-// want selects a cell: a workload, a model and parameter values.
+// want selects a cell: a workload, a model and parameter values, in a
+// runtime ("" = go).
 type want struct {
 	workload string
 	model    string
 	params   map[string]string
 	unit     string
+	runtime  string
 }
 
 func (w want) String() string {
@@ -152,11 +168,19 @@ func (w want) String() string {
 		kv = append(kv, k+"="+v)
 	}
 	sort.Strings(kv)
-	return fmt.Sprintf("%s, model=%s, %s (status ok, ≥ 2 %s samples)", w.workload, w.model, strings.Join(kv, ", "), w.unit)
+	rt := ""
+	if w.runtime != "" && w.runtime != GoRuntime {
+		rt = "runtime=" + w.runtime + ", "
+	}
+	return fmt.Sprintf("%s, %smodel=%s, %s (status ok, ≥ 2 %s samples)", w.workload, rt, w.model, strings.Join(kv, ", "), w.unit)
 }
 
 func (w want) match(c *rundir.Cell) bool {
-	if c.Workload != w.workload || c.Model != w.model || !Usable(c, w.unit) {
+	rt := w.runtime
+	if rt == "" {
+		rt = GoRuntime
+	}
+	if c.Workload != w.workload || c.Model != w.model || RuntimeOf(c) != rt || !Usable(c, w.unit) {
 		return false
 	}
 	for k, v := range w.params {
@@ -196,10 +220,15 @@ func together(d *rundir.Dir, prefer []string, ws ...want) ([]*rundir.Cell, []str
 	return nil, missing
 }
 
-// articleModels returns the article cells of the given models, in that
+// articleModels returns the Go article cells of the given models, in that
 // order, or what is missing.
 func articleModels(d *rundir.Dir, models ...string) ([]*rundir.Cell, []string) {
-	_, cells := ArticleCells(d)
+	return articleModelsIn(d, GoRuntime, models...)
+}
+
+// articleModelsIn is articleModels in one runtime.
+func articleModelsIn(d *rundir.Dir, runtime string, models ...string) ([]*rundir.Cell, []string) {
+	_, cells := ArticleCellsIn(d, runtime)
 	out := make([]*rundir.Cell, len(models))
 	var missing []string
 	for i, m := range models {
@@ -209,7 +238,7 @@ func articleModels(d *rundir.Dir, models ...string) ([]*rundir.Cell, []string) {
 			}
 		}
 		if out[i] == nil {
-			missing = append(missing, want{"primes", m, primes2, "sec/op"}.String()+" in the experiment that has the article's cells (article, else scaling)")
+			missing = append(missing, want{"primes", m, primes2, "sec/op", runtime}.String()+" in the experiment that has the article's cells (article, else scaling)")
 		}
 	}
 	if missing != nil {

@@ -94,6 +94,7 @@ type Margins struct {
 	FewWaits  Rule // 5: time of thread / loop
 	IPC       Rule // 6: throughput of thread / process
 	Partition Rule // 9: speed-up / N
+	UVLoop    Rule // 10: time of asyncio / uvloop (CPython)
 	Spawn     Rule // 11: cold / warm time per worker (no data yet)
 }
 
@@ -144,6 +145,7 @@ var DefaultOptions = Options{
 		FewWaits:  WithinRule(0.9, 1.1),
 		IPC:       AtLeastRule(1.5),
 		Partition: WithinRule(0.8, 1.05),
+		UVLoop:    WithinRule(2, 4),
 		Spawn:     AtLeastRule(1),
 	},
 	HighCV:     stats.HighCV,
@@ -169,19 +171,21 @@ func (o Options) Diff() diff.Options {
 // options: every ratio the claims page and the decision guide show comes
 // from here.
 func (o Options) Ratio(a, b []float64) (stats.Ratio, error) {
-	return stats.RatioCI(a, b, o.level(), o.Resamples, o.Seed)
+	return stats.RatioCI(a, b, o.Level(), o.Resamples, o.Seed)
 }
 
-func (o Options) level() float64 {
+// Level is the confidence of every interval drawn with o: Confidence, or
+// the lab's 95% when it is 0.
+func (o Options) Level() float64 {
 	if o.Confidence > 0 {
 		return o.Confidence
 	}
 	return Confidence
 }
 
-// forRun is o as a run must be judged: at its sequential plan's per-look
+// ForRun is o as a run must be judged: at its sequential plan's per-look
 // level when it sampled until decided.
-func (o Options) forRun(d *rundir.Dir) Options {
+func (o Options) ForRun(d *rundir.Dir) Options {
 	if sq := d.Run.Sequential; sq != nil && sq.Looks > 0 {
 		o.Confidence = Plan{Looks: sq.Looks, Alpha: sq.Alpha}.Confidence()
 	}
@@ -190,7 +194,7 @@ func (o Options) forRun(d *rundir.Dir) Options {
 
 // ToConstant is median(b)/c with its bootstrap CI (b resampled, c exact).
 func (o Options) ToConstant(c float64, b []float64) (stats.Ratio, error) {
-	return stats.RatioToConstant(c, b, o.level(), o.Resamples, o.Seed)
+	return stats.RatioToConstant(c, b, o.Level(), o.Resamples, o.Seed)
 }
 
 // Margin is the claim's bound or margin among o's, when it has one.

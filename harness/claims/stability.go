@@ -85,7 +85,7 @@ func StabilityOf(r Result, runs []*rundir.Dir, o Options) Stability {
 		if setting(d) != st.Setting {
 			continue
 		}
-		comps, missing := c.judge(d, o.forRun(d))
+		comps, missing := c.judge(d, o.ForRun(d))
 		if len(missing) > 0 {
 			continue
 		}

@@ -109,6 +109,7 @@ type Input struct {
 	Name       string
 	Experiment string // for the geometric means; "" groups under ""
 	Model      string
+	Runtime    string // "" or "go" for the lab's own models
 	A, B       []float64
 	// Problem, when set, makes the cell untestable with this reason (e.g.
 	// "failed in B").
@@ -118,10 +119,12 @@ type Input struct {
 // Cell is one cell's comparison. Every float is in the metric's unit except
 // where stated; optional values are null in JSON when they do not exist.
 type Cell struct {
-	// Name is the cell name, "<experiment>/model=<m>/<k>=<v>/...".
+	// Name is the cell name, "<experiment>/runtime=<r>/model=<m>/<k>=<v>/...".
 	Name       string `json:"name"`
 	Experiment string `json:"experiment"`
 	Model      string `json:"model"`
+	// Runtime runs the model: omitted for the lab's own (go).
+	Runtime string `json:"runtime,omitempty"`
 	// A and B summarise each side's samples: n, median and its 95% CI.
 	A Side `json:"a"`
 	B Side `json:"b"`
@@ -229,7 +232,7 @@ func Compare(a, b *rundir.Dir, o Options) (*Result, error) {
 			onlyA = append(onlyA, ca.Name)
 			continue
 		}
-		in := Input{Name: ca.Name, Experiment: ca.Experiment, Model: ca.Model,
+		in := Input{Name: ca.Name, Experiment: ca.Experiment, Model: ca.Model, Runtime: ca.Runtime,
 			A: ca.Metrics[o.Metric].Samples, B: cb.Metrics[o.Metric].Samples}
 		switch {
 		case ca.Status != rundir.OK && cb.Status != rundir.OK:
@@ -284,7 +287,7 @@ func Cells(inputs []Input, o Options) *Result {
 	r.Cells = make([]Cell, len(inputs))
 	var tested []int
 	for i, in := range inputs {
-		c := Cell{Name: in.Name, Experiment: in.Experiment, Model: in.Model,
+		c := Cell{Name: in.Name, Experiment: in.Experiment, Model: in.Model, Runtime: in.Runtime,
 			A: side(in.A), B: side(in.B)}
 		switch {
 		case in.Problem != "":
@@ -521,7 +524,13 @@ func geomeans(cells []Cell) []Geomean {
 	}
 	for _, c := range cells {
 		if c.Ratio != nil && c.Ratio.Point > 0 && !math.IsInf(c.Ratio.Point, 0) {
-			add("model", c.Model, c.Ratio.Point)
+			// A model of another runtime is another group: CPython's
+			// threads are not Go's.
+			key := c.Model
+			if c.Runtime != "" && c.Runtime != "go" {
+				key += " (" + c.Runtime + ")"
+			}
+			add("model", key, c.Ratio.Point)
 		}
 	}
 	for _, c := range cells {

@@ -111,8 +111,10 @@ func (s *Site) prepare() {
 		wg.Go(func() {
 			for r := range runs {
 				for _, x := range r.Experiments {
-					x.charts()
-					x.Flags = flags(x, s.Options.HighCV)
+					x.charts() // flags the charts it could not draw
+					x.Flags = append(flags(x, s.Options.HighCV), x.Flags...)
+					x.Skipped = skipped(x)
+					x.Rows = rows(x, s.Options)
 				}
 			}
 		})
@@ -124,6 +126,9 @@ func (s *Site) prepare() {
 	for _, m := range s.Machines {
 		m.Claims = claims.Judge(m.ID, m.dirs(), s.Options)
 		m.Headline = s.headline(m)
+		m.Reference = s.reference(m)
+		m.Calibration = s.calibration(m)
+		m.Latest, _ = latestRun(m)
 		m.Guide = s.guide(m)
 	}
 	wg.Wait()
@@ -214,7 +219,7 @@ func (s *Site) writeRun(dir string, r *Run, page func(name, path, title string, 
 				return err
 			}
 		}
-		if err := page("experiment", r.Path+"/"+x.File, x.Name+" — run "+r.ID()+" on "+r.Machine, expView{Run: r, X: x, Rows: rows(x, s.Options.HighCV)}); err != nil {
+		if err := page("experiment", r.Path+"/"+x.File, x.Name+" — run "+r.ID()+" on "+r.Machine, expView{Run: r, X: x}); err != nil {
 			return err
 		}
 	}

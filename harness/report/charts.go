@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"concurrency-lab/harness/claims"
 	"concurrency-lab/harness/report/plots"
 	"concurrency-lab/harness/rundir"
 )
@@ -78,24 +79,17 @@ func okCells(cells []*rundir.Cell, unit string) []*rundir.Cell {
 	return out
 }
 
-// byModel groups cells by model in the report's model order.
-func byModel(cells []*rundir.Cell) ([]string, map[string][]*rundir.Cell) {
-	m := map[string][]*rundir.Cell{}
-	var models []string
-	for _, c := range cells {
-		if m[c.Model] == nil {
-			models = append(models, c.Model)
-		}
-		m[c.Model] = append(m[c.Model], c)
-	}
-	sort.SliceStable(models, func(i, j int) bool { return modelRank(models[i]) < modelRank(models[j]) })
-	return models, m
+// series is the chart series of key: coloured by its model, shaped by its
+// runtime.
+func (x *Experiment) series(k seriesKey) plots.Series {
+	return plots.Series{Model: k.Model, Label: k.Label(), Shape: x.rts.shape(k.Runtime)}
 }
 
 // charts draws an experiment's charts: the value of each metric by model
-// (with the 95% CI of the median as error bars), a scaling line per numeric
-// parameter that varies, and the distribution of the time samples per cell.
-// A chart that cannot be drawn becomes a flag, not a failure.
+// and runtime (with the 95% CI of the median as error bars), a scaling line
+// per numeric parameter that varies, and the distribution of the time
+// samples per cell. A chart that cannot be drawn becomes a flag, not a
+// failure.
 func (x *Experiment) charts() {
 	add := func(kind, title, alt string, svg []byte, err error) {
 		if err != nil {
@@ -125,8 +119,8 @@ func (x *Experiment) charts() {
 			if g != "" {
 				title += " (" + g + ")"
 			}
-			svg, err := scalingChart(title, p, groups[g])
-			add("scaling", title, fmt.Sprintf("Median time per execution against %s, one line per model, with 95%% CI error bars", p), svg, err)
+			svg, err := x.scalingChart(title, p, groups[g])
+			add("scaling", title, fmt.Sprintf("Median time per execution against %s, one line per model and runtime, with 95%% CI error bars", p), svg, err)
 		}
 	}
 
@@ -141,11 +135,11 @@ func (x *Experiment) charts() {
 	f, u := plots.Scale("sec/op", top)
 	for _, c := range cells {
 		vals := scaled(c.Metrics["sec/op"].Samples, f)
-		label := c.Model
+		label := cellLabel(c)
 		if len(x.Varying) > 0 {
 			label += " " + combo(c, x.Varying)
 		}
-		boxes = append(boxes, plots.Box{Label: label, Model: c.Model, Values: vals})
+		boxes = append(boxes, plots.Box{Label: label, Model: c.Model, Values: vals, Shape: x.rts.shape(claims.RuntimeOf(c))})
 		all = append(all, vals...)
 	}
 	if len(boxes) > 0 {
@@ -198,14 +192,14 @@ func (x *Experiment) dots(unit string, add func(kind, title, alt string, svg []b
 		top = max(top, p.Hi)
 	}
 	f, u := plots.Scale(unit, top)
-	models, _ := byModel(cells)
+	keys, _ := bySeries(x.rts, cells)
 	var series []plots.Series
 	var ys []float64
-	for _, m := range models {
-		s := plots.Series{Model: m}
+	for _, k := range keys {
+		s := x.series(k)
 		for gi, g := range order {
 			for _, c := range groups[g] {
-				if c.Model != m {
+				if keyOf(c) != k {
 					continue
 				}
 				p, _ := medianOf(c, unit)
@@ -224,7 +218,7 @@ func (x *Experiment) dots(unit string, add func(kind, title, alt string, svg []b
 	xl := strings.Join(x.Varying, ", ")
 	svg, err := plots.Dots(title, labels, xl, fmt.Sprintf("%s (%s)", name, u), series, plots.SpansDecades(ys...))
 	kind := strings.NewReplacer("/", "-").Replace(unit)
-	add(kind, title, fmt.Sprintf("Median %s of each model with its 95%% CI as an error bar", name), svg, err)
+	add(kind, title, fmt.Sprintf("Median %s of each model in each runtime with its 95%% CI as an error bar", name), svg, err)
 }
 
 // groupBy groups cells by their values of keys, keeping first-seen order.
@@ -250,19 +244,19 @@ func numeric(cells []*rundir.Cell, p string) bool {
 	return true
 }
 
-func scalingChart(title, p string, cells []*rundir.Cell) ([]byte, error) {
+func (x *Experiment) scalingChart(title, p string, cells []*rundir.Cell) ([]byte, error) {
 	var top float64
 	for _, c := range cells {
 		pt, _ := medianOf(c, "sec/op")
 		top = max(top, pt.Hi)
 	}
 	f, u := plots.Scale("sec/op", top)
-	models, per := byModel(cells)
+	keys, per := bySeries(x.rts, cells)
 	var series []plots.Series
 	var xs, ys []float64
-	for _, m := range models {
-		s := plots.Series{Model: m}
-		for _, c := range per[m] {
+	for _, k := range keys {
+		s := x.series(k)
+		for _, c := range per[k] {
 			xv, _ := strconv.ParseFloat(c.Params[p], 64)
 			pt, _ := medianOf(c, "sec/op")
 			pt = plots.Point{X: xv, Y: pt.Y * f, Lo: pt.Lo * f, Hi: pt.Hi * f}

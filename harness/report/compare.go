@@ -113,7 +113,19 @@ func (p *Pair) diff(o diff.Options, verdicts []string) {
 			p.All = &g
 		}
 	}
-	slices.SortStableFunc(p.Models, func(a, b diff.Geomean) int { return cmp.Compare(modelRank(a.Key), modelRank(b.Key)) })
+	// diff keys another runtime's model as "model (runtime)": Go's models
+	// first, then the others in run A's order (then diff's).
+	rts := slices.Clone(p.RunA.rts.order)
+	for _, g := range p.Models {
+		if _, rt := splitLabel(g.Key); !slices.Contains(rts, rt) {
+			rts = append(rts, rt)
+		}
+	}
+	slices.SortStableFunc(p.Models, func(a, b diff.Geomean) int {
+		ma, ra := splitLabel(a.Key)
+		mb, rb := splitLabel(b.Key)
+		return cmp.Or(cmp.Compare(slices.Index(rts, ra), slices.Index(rts, rb)), cmp.Compare(modelRank(ma), modelRank(mb)))
+	})
 
 	labels := cellLabels(p.RunA)
 	var bars []plots.Ratio
@@ -154,7 +166,7 @@ func cellLabels(r *Run) map[string]string {
 	out := map[string]string{}
 	for _, x := range r.Experiments {
 		for _, c := range x.Cells {
-			l := x.Name + " " + c.Model
+			l := x.Name + " " + cellLabel(c)
 			if len(x.Varying) > 0 {
 				l += " " + combo(c, x.Varying)
 			}

@@ -200,6 +200,8 @@ func figures(rs []ranked) []Figure {
 
 // guide computes the decision guide from a machine's newest run that has
 // each kind of cell, with the claims' run choice, cell lookup and options.
+// It ranks the Go models only (claims.ArticleCells, sleepAtMost,
+// largestPayload): the reference runtimes have their own table.
 func (s *Site) guide(m *Machine) []Advice {
 	o := s.Options
 	var out []Advice
@@ -267,13 +269,14 @@ func expFile(r *Run, name string) string {
 	return "index.html"
 }
 
-// sleepAtMost returns the sleep cells (all tasks at once) at the largest
-// tasks value at least two models reached, one per model.
+// sleepAtMost returns Go's sleep cells (all tasks at once) at the largest
+// tasks value at least two models reached, one per model. The guide is
+// about the lab's Go models: another runtime's loop is another choice.
 func sleepAtMost(r *Run) []*rundir.Cell {
 	byTasks := map[int][]*rundir.Cell{}
 	for _, x := range r.Experiments {
 		for _, c := range x.Cells {
-			if c.Workload != "sleep" || c.Params["workers"] != "0" || !claims.Usable(c, "sec/op") {
+			if c.Workload != "sleep" || claims.RuntimeOf(c) != claims.GoRuntime || c.Params["workers"] != "0" || !claims.Usable(c, "sec/op") {
 				continue
 			}
 			t, err := strconv.Atoi(c.Params["tasks"])
@@ -292,13 +295,13 @@ func sleepAtMost(r *Run) []*rundir.Cell {
 	return byTasks[best]
 }
 
-// largestPayload returns the pipeline cells at the largest payload at least
+// largestPayload returns Go's pipeline cells at the largest payload at least
 // two models have, one per model.
 func largestPayload(r *Run) []*rundir.Cell {
 	byBytes := map[int][]*rundir.Cell{}
 	for _, x := range r.Experiments {
 		for _, c := range x.Cells {
-			if c.Workload != "pipeline" || !claims.Usable(c, "B/s") {
+			if c.Workload != "pipeline" || claims.RuntimeOf(c) != claims.GoRuntime || !claims.Usable(c, "B/s") {
 				continue
 			}
 			b, err := strconv.Atoi(c.Params["payload_bytes"])

@@ -4,6 +4,11 @@
 // with SVG charts, the article's claims judged per machine, and a
 // methodology page with the raw files copied next to it.
 //
+// A cell is a model in a runtime: the lab's Go models, or a reference
+// runtime (CPython, native C). Pages and charts group cells by runtime and
+// model, never by model alone; the index sets the runtimes side by side on
+// the article's cells and calibrates the emulated GIL against CPython's.
+//
 // The site is plain files — html/template pages, an embedded stylesheet,
 // gonum/plot SVGs — readable without a server, without JavaScript and
 // without the network. Everything read from results is data and is escaped;
@@ -49,8 +54,15 @@ type Machine struct {
 	ID       string
 	Runs     []*Run // newest first
 	Headline *Headline
-	Guide    []Advice
-	Claims   []claims.Result
+	// Reference is the article's table across runtimes and Calibration
+	// the emulated GIL against CPython's (nil when no run has the cells).
+	Reference   *Reference
+	Calibration *Calibration
+	// Latest is the run whose runtimes the machine's section lists: the
+	// one the compare page takes (claims.Latest).
+	Latest *Run
+	Guide  []Advice
+	Claims []claims.Result
 }
 
 // dirs are the machine's run directories, newest first.
@@ -79,6 +91,10 @@ type Run struct {
 	Path        string // site path of the run's folder, "runs/<hw>/<run>"
 	Experiments []*Experiment
 	Matrix      bool // the matrix text was copied as experiments.toml
+	// Runtimes lists what ran the run's cells: Go, then each runtime of
+	// run.json, with why it was absent and how to get it.
+	Runtimes []RuntimeView
+	rts      *runtimeSet
 }
 
 // ID is the run id (the directory name when run.json has none).
@@ -110,7 +126,17 @@ type Experiment struct {
 	Fixed       []string // "k=v" of the parameters that do not vary
 	Charts      []Chart
 	Flags       []string
+	// Skipped says which cells were not run and why, one line per
+	// reason: a runtime absent from the machine is not a failure.
+	Skipped []string
+	Rows    []cellRow
+	// Shapes is the chart key of the runtimes other than Go present.
+	Shapes []ShapeKey
+	rts    *runtimeSet
 }
+
+// ShapeKey says how a runtime's cells are drawn.
+type ShapeKey struct{ Runtime, Shape string }
 
 // Chart is one SVG of an experiment.
 type Chart struct {
@@ -152,8 +178,9 @@ func Load(root string) (*Site, error) {
 				s.Refused = append(s.Refused, Refusal{path, err.Error()})
 				continue
 			}
-			r := &Run{Dir: d, Machine: m.ID, Path: "runs/" + hwSlug + "/" + unique(slug(e.Name()), usedRun)}
-			r.Experiments = experiments(d)
+			r := &Run{Dir: d, Machine: m.ID, Path: "runs/" + hwSlug + "/" + unique(slug(e.Name()), usedRun), rts: runtimesOf(d)}
+			r.Experiments = experiments(d, r.rts)
+			r.Runtimes = runtimeViews(d, r.rts)
 			m.Runs = append(m.Runs, r)
 		}
 		if len(m.Runs) == 0 {
@@ -204,8 +231,9 @@ func modelRank(m string) int {
 	return len(modelOrder)
 }
 
-// experiments groups a run's cells by experiment, in the summary's order.
-func experiments(d *rundir.Dir) []*Experiment {
+// experiments groups a run's cells by experiment, in the summary's order;
+// within one, cells go by runtime (rts's order) and then by model.
+func experiments(d *rundir.Dir, rts *runtimeSet) []*Experiment {
 	desc := map[string]string{}
 	if m, err := matrix.Parse(d.Run.Matrix.File, []byte(d.Run.Matrix.Text)); err == nil {
 		for _, x := range m.Experiments {
@@ -219,7 +247,7 @@ func experiments(d *rundir.Dir) []*Experiment {
 		c := &d.Summary.Cells[i]
 		x := byName[c.Experiment]
 		if x == nil {
-			x = &Experiment{Name: c.Experiment, Description: desc[c.Experiment], Workload: c.Workload}
+			x = &Experiment{Name: c.Experiment, Description: desc[c.Experiment], Workload: c.Workload, rts: rts}
 			x.File = unique(slug(c.Experiment), used) + ".html"
 			byName[c.Experiment] = x
 			out = append(out, x)
@@ -227,8 +255,9 @@ func experiments(d *rundir.Dir) []*Experiment {
 		x.Cells = append(x.Cells, c)
 	}
 	for _, x := range out {
-		sort.SliceStable(x.Cells, func(i, j int) bool { return modelRank(x.Cells[i].Model) < modelRank(x.Cells[j].Model) })
+		sort.SliceStable(x.Cells, func(i, j int) bool { return rts.less(keyOf(x.Cells[i]), keyOf(x.Cells[j])) })
 		x.Varying, x.Fixed = varying(x.Cells)
+		x.Shapes = rts.shapeKeys(x.Cells)
 	}
 	return out
 }
@@ -290,10 +319,14 @@ func combo(c *rundir.Cell, keys []string) string {
 }
 
 // flags lists what a reader should know about an experiment's cells; a time
-// is noisy when its CV is above highCV.
+// is noisy when its CV is above highCV. Skipped cells are not flagged: see
+// skipped.
 func flags(x *Experiment, highCV float64) []string {
 	var out []string
 	for _, c := range x.Cells {
+		if c.Status == rundir.Skipped {
+			continue
+		}
 		if c.Status != rundir.OK {
 			msg := fmt.Sprintf("%s: %s", c.Name, c.Status)
 			if c.Error != "" {
@@ -316,6 +349,47 @@ func flags(x *Experiment, highCV float64) []string {
 		if m.Stats.CILo == nil {
 			out = append(out, fmt.Sprintf("%s: %d samples, too few for a 95%% CI of the median", c.Name, m.Stats.N))
 		}
+	}
+	return out
+}
+
+// SkippedCells counts the experiment's skipped cells.
+func (x *Experiment) SkippedCells() int {
+	n := 0
+	for _, c := range x.Cells {
+		if c.Status == rundir.Skipped {
+			n++
+		}
+	}
+	return n
+}
+
+// skipped lists an experiment's skipped cells, one line per reason ("skipped:
+// <reason> — <cells>"): a runtime absent from the machine skips all its
+// cells for one reason, which is said once.
+func skipped(x *Experiment) []string {
+	var reasons []string
+	cells := map[string][]string{}
+	for _, c := range x.Cells {
+		if c.Status != rundir.Skipped {
+			continue
+		}
+		why := c.Error
+		if why == "" {
+			why = "not run (the run stopped before it)"
+		}
+		if cells[why] == nil {
+			reasons = append(reasons, why)
+		}
+		l := cellLabel(c)
+		if len(x.Varying) > 0 {
+			l += " " + combo(c, x.Varying)
+		}
+		cells[why] = append(cells[why], l)
+	}
+	var out []string
+	for _, why := range reasons {
+		out = append(out, fmt.Sprintf("skipped: %s — %s", why, strings.Join(cells[why], "; ")))
 	}
 	return out
 }

@@ -5,10 +5,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"concurrency-lab/experiments/runtimes"
 	"concurrency-lab/harness/rundir"
 	"concurrency-lab/harness/stats"
 )
@@ -137,4 +139,124 @@ func synthResults(t testing.TB, runs int) string {
 		writeSynthRun(t, root, hw, fmt.Sprintf("20261125T%02d0000Z", i), "host", "Synthetic CPU", uint64(i+1))
 	}
 	return root
+}
+
+// synthRuntime is an external runtime of a synthetic run: its identity in
+// run.json, the models it runs, and how its times relate to Go's.
+type synthRuntime struct {
+	id     runtimes.Identity
+	models []string
+	// factor multiplies the Go base time of its cells; threadGIL makes its
+	// primes threads as slow as its loop (a real GIL).
+	factor    float64
+	threadGIL bool
+}
+
+var gilOn = true
+
+// synthRuntimes are CPython on asyncio, the same interpreter on uvloop, C,
+// and a runtime this machine lacks.
+var synthRuntimes = []synthRuntime{
+	{runtimes.Identity{Runtime: "cpython", Kind: "cpython", Executable: "/usr/bin/python3", Version: "3.11.2 (main, Mar 13 2023, 12:18:29) [GCC 12.2.0]",
+		GILEnabled: &gilOn, EventLoop: "asyncio", StartMethod: "fork"}, []string{"process", "thread", "loop"}, 3, true},
+	{runtimes.Identity{Runtime: "cpython-uvloop", Kind: "cpython", Executable: "/usr/bin/python3", Version: "3.11.2 (main, Mar 13 2023, 12:18:29) [GCC 12.2.0]",
+		GILEnabled: &gilOn, EventLoop: "uvloop", UVLoop: "0.17.0"}, []string{"loop"}, 2, true},
+	{runtimes.Identity{Runtime: "native", Kind: "native", CC: "/usr/bin/cc", CCVersion: "cc (Debian 12.2.0-14) 12.2.0", Flags: runtimes.CFlags}, []string{"process", "thread", "loop"}, 0.5, false},
+	{runtimes.Identity{Runtime: "pypy", Kind: "cpython", Unavailable: `no interpreter "pypy3": exec: "pypy3": executable file not found in $PATH`, Hint: "Debian: apt-get install pypy3"},
+		[]string{"process", "thread", "loop"}, 1, false},
+}
+
+// synthRuntimeExps are the experiments of a run with runtimes (the article's
+// and the sleep experiment of synthMatrix) and the runtimes each runs.
+var synthRuntimeExps = []struct {
+	exp      synthExp
+	runtimes []string
+}{
+	{synthMatrix[0], []string{"go", "cpython", "cpython-uvloop", "native", "pypy"}},
+	{synthMatrix[2], []string{"go", "cpython", "cpython-uvloop", "native", "pypy"}},
+}
+
+// writeRuntimeRun writes a complete run directory whose article and sleep
+// experiments ran in Go, CPython (asyncio and uvloop) and C, with one more
+// runtime absent (its cells skipped, with the reason and a hint).
+func writeRuntimeRun(t testing.TB, root, hwID, runID string, seed uint64) string {
+	t.Helper()
+	dir := writeSynthRun(t, root, hwID, runID, "host", "Synthetic CPU", seed)
+	rng := rand.New(rand.NewPCG(seed, 11))
+	d, err := rundir.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum rundir.Summary
+	sum.Schema = rundir.Schema
+	for _, e := range synthRuntimeExps {
+		x := e.exp
+		for _, rt := range e.runtimes {
+			if rt == "go" {
+				for _, c := range d.Summary.Cells {
+					if c.Experiment == x.name {
+						sum.Cells = append(sum.Cells, c)
+					}
+				}
+				continue
+			}
+			srt := synthRuntimeOf(rt)
+			for _, m := range x.models {
+				if !slices.Contains(srt.models, m) {
+					continue
+				}
+				for _, v := range x.values {
+					params := map[string]string{x.vary: strconv.Itoa(v)}
+					name := x.name + "/runtime=" + rt + "/model=" + m
+					for _, p := range x.params {
+						params[p[0]] = p[1]
+						name += "/" + p[0] + "=" + p[1]
+					}
+					name += "/" + x.vary + "=" + strconv.Itoa(v)
+					c := synthCell(rng, x, m, name, params, v)
+					c.Runtime = rt
+					f := srt.factor
+					if srt.threadGIL && x.workload == "primes" && m == "thread" {
+						f *= float64(v) // threads behind a GIL take turns
+					}
+					scaleCell(&c, "sec/op", f)
+					if srt.id.Unavailable != "" {
+						c.Status, c.Metrics = rundir.Skipped, nil
+						c.Error = (&runtimes.Unavailable{Runtime: rt, Reason: srt.id.Unavailable, Hint: srt.id.Hint}).Error()
+					}
+					sum.Cells = append(sum.Cells, c)
+				}
+			}
+		}
+	}
+	d.Run.Cells = len(sum.Cells)
+	for _, r := range synthRuntimes {
+		d.Run.Runtimes = append(d.Run.Runtimes, r.id)
+	}
+	if err := rundir.WriteJSON(filepath.Join(dir, rundir.RunFile), d.Run); err != nil {
+		t.Fatal(err)
+	}
+	if err := rundir.WriteJSON(filepath.Join(dir, rundir.SummaryFile), sum); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func synthRuntimeOf(name string) synthRuntime {
+	for _, r := range synthRuntimes {
+		if r.id.Runtime == name {
+			return r
+		}
+	}
+	panic("no synthetic runtime " + name)
+}
+
+// scaleCell multiplies a cell's samples of unit by f.
+func scaleCell(c *rundir.Cell, unit string, f float64) {
+	m := c.Metrics[unit]
+	for i := range m.Samples {
+		m.Samples[i] *= f
+	}
+	m.Stats = stats.Summarize(m.Samples)
+	c.Metrics[unit] = m
 }

@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"html/template"
-	"sort"
 	"strings"
 
 	"concurrency-lab/harness/claims"
@@ -14,6 +13,7 @@ import (
 
 var funcs = template.FuncMap{
 	"modelColor": plots.ModelCSS,
+	"labelColor": labelColor,
 	"bytes":      func(b uint64) string { return fmtUnit("B", float64(b)) },
 	"num":        fmtNum,
 	"verdictClass": func(v claims.Verdict) string {
@@ -59,28 +59,35 @@ func margins(o claims.Options) []string {
 func anchor(cell string) string { return "cell-" + slug(cell) }
 
 type expView struct {
-	Run  *Run
-	X    *Experiment
-	Rows []cellRow
+	Run *Run
+	X   *Experiment
 }
 
 // cellRow is one line of an experiment's table.
 type cellRow struct {
 	Name, Anchor, Model, Params, Status, Error string
+	Runtime                                    string
+	Label                                      string // the model, with its runtime when not Go's: "thread (cpython)"
 	Median, CI, CV, N                          string
-	Procs, Threads, RSS, Throughput, CPU       string
-	Waiting                                    string // sleep: tasks that waited at once, of those asked
-	GILSwitches                                string // thread-gil: GIL hand-overs per second
-	Short                                      bool   // fewer waited at once than asked
-	Flagged                                    bool
+	// XNative is the time over the native cell of the same model and
+	// parameters with its CI, "1.23× [1.20, 1.26]"; "—" without one,
+	// "the floor" on native's own cells.
+	XNative                              string
+	Procs, Threads, RSS, Throughput, CPU string
+	Waiting                              string // sleep: tasks that waited at once, of those asked
+	GILSwitches                          string // thread-gil: GIL hand-overs per second
+	Short                                bool   // fewer waited at once than asked
+	Flagged                              bool
+	Skipped                              bool // not run (e.g. its runtime is absent): not a failure
 }
 
 // rows are an experiment's table; a time is flagged noisy when its CV is
-// above highCV.
-func rows(x *Experiment, highCV float64) []cellRow {
+// above o.HighCV, and set against its native counterpart with o's ratio.
+func rows(x *Experiment, o claims.Options) []cellRow {
 	var out []cellRow
 	for _, c := range x.Cells {
-		r := cellRow{Name: c.Name, Anchor: anchor(c.Name), Model: c.Model, Params: combo(c, paramOrder(c)), Status: c.Status, Error: c.Error}
+		r := cellRow{Name: c.Name, Anchor: anchor(c.Name), Model: c.Model, Runtime: claims.RuntimeOf(c), Label: cellLabel(c),
+			Params: combo(c, paramOrder(c)), Status: c.Status, Error: c.Error, Skipped: c.Status == rundir.Skipped}
 		if m, ok := c.Metrics["sec/op"]; ok {
 			r.Median = fmtUnit("sec/op", m.Stats.Median)
 			r.CI = "—"
@@ -89,9 +96,10 @@ func rows(x *Experiment, highCV float64) []cellRow {
 			}
 			r.CV = fmt.Sprintf("%.1f%%", 100*m.Stats.CV)
 			r.N = fmt.Sprint(m.Stats.N)
-			r.Flagged = m.Stats.CV > highCV || len(m.Stats.Outliers) > 0 || m.Stats.CILo == nil
+			r.Flagged = m.Stats.CV > o.HighCV || len(m.Stats.Outliers) > 0 || m.Stats.CILo == nil
 		}
-		r.Flagged = r.Flagged || c.Status != rundir.OK
+		r.Flagged = r.Flagged || c.Status != rundir.OK && !r.Skipped
+		r.XNative = xNative(x, o, c)
 		med := func(unit string) string {
 			if m, ok := c.Metrics[unit]; ok && m.Stats.N > 0 {
 				return fmtUnit(unit, m.Stats.Median)
@@ -117,6 +125,20 @@ func rows(x *Experiment, highCV float64) []cellRow {
 		out = append(out, r)
 	}
 	return out
+}
+
+// xNative is a cell's time over its native counterpart's, for the table.
+func xNative(x *Experiment, o claims.Options, c *rundir.Cell) string {
+	if nat := x.rts.native(); nat != "" && claims.RuntimeOf(c) == nat {
+		if claims.Usable(c, "sec/op") {
+			return "the floor"
+		}
+		return "—"
+	}
+	if rt, ok := overNative(o, nativeOf(x, c), c); ok {
+		return fmtTimes(rt)
+	}
+	return "—"
 }
 
 func fmtQuantity(q claims.Quantity) string {
@@ -243,20 +265,4 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// sortedModels lists the models of a run, for the colour key.
-func sortedModels(r *Run) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, x := range r.Experiments {
-		for _, c := range x.Cells {
-			if !seen[c.Model] {
-				seen[c.Model] = true
-				out = append(out, c.Model)
-			}
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return modelRank(out[i]) < modelRank(out[j]) })
-	return out
 }

@@ -21,7 +21,7 @@ func TestRowsFlagSleepCellsThatDidNotWaitAtOnce(t *testing.T) {
 				"peak-waiting": {Samples: peaks, Stats: stats.Summarize(peaks)},
 			}}
 	}
-	x := &Experiment{Name: "sleep", Workload: "sleep", Cells: []*rundir.Cell{
+	x := &Experiment{Name: "sleep", Workload: "sleep", rts: runtimesOf(&rundir.Dir{}), Cells: []*rundir.Cell{
 		cell("all", "100", "0", 100, 100, 100),
 		cell("short", "10000", "0", 3830, 4100, 10000),
 		cell("pool", "100", "10", 10, 10, 10),
@@ -36,7 +36,7 @@ func TestRowsFlagSleepCellsThatDidNotWaitAtOnce(t *testing.T) {
 		"pool":       {"10 of 10", false},
 		"pool-short": {"9–10 of 10", true},
 	}
-	for _, r := range rows(x, claims.DefaultOptions.HighCV) {
+	for _, r := range rows(x, claims.DefaultOptions) {
 		w := want[r.Name]
 		if r.Waiting != w.waiting || r.Short != w.short || r.Flagged != w.short {
 			t.Errorf("%s: waiting %q, short %v, flagged %v; want %q, %v, %v", r.Name, r.Waiting, r.Short, r.Flagged, w.waiting, w.short, w.short)

@@ -20,8 +20,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"concurrency-lab/experiments/runtimes"
 	"concurrency-lab/harness/hw"
 	"concurrency-lab/harness/stats"
 )
@@ -57,6 +59,10 @@ type Run struct {
 	// further (lab run's sequential plan): its verdicts must then be read
 	// at the plan's per-look confidence.
 	Sequential *Sequential `json:"sequential,omitempty"`
+	// Runtimes are the external runtimes the run's cells used (CPython
+	// interpreters, the native C driver): what each one is, or why it was
+	// absent and its cells skipped.
+	Runtimes []runtimes.Identity `json:"runtimes,omitempty"`
 }
 
 // Sequential records a run's sequential plan and what it did: the claims
@@ -146,13 +152,17 @@ const (
 
 // Cell is one cell's results.
 type Cell struct {
-	Name       string            `json:"name"` // below BenchmarkLab/, without the -GOMAXPROCS suffix
-	Experiment string            `json:"experiment"`
-	Workload   string            `json:"workload"`
-	Model      string            `json:"model"`
-	Params     map[string]string `json:"params"`
-	Status     string            `json:"status"`
-	Error      string            `json:"error,omitempty"`
+	Name       string `json:"name"` // below BenchmarkLab/, without the -GOMAXPROCS suffix
+	Experiment string `json:"experiment"`
+	Workload   string `json:"workload"`
+	Model      string `json:"model"`
+	// Runtime runs the model: "go" (the lab's own models), or an external
+	// runtime declared in the matrix (e.g. "cpython", "native"). Runs made
+	// before runtimes existed are all "go" (Read fills it in).
+	Runtime string            `json:"runtime"`
+	Params  map[string]string `json:"params"`
+	Status  string            `json:"status"`
+	Error   string            `json:"error,omitempty"`
 	// Reps is the number of samples the run meant to take (the least, for
 	// reps = "auto"); an interrupted run may hold fewer.
 	Reps int `json:"reps"`
@@ -250,7 +260,22 @@ func Read(path string) (*Dir, error) {
 	if _, err := os.Stat(filepath.Join(path, BenchFile)); err != nil {
 		return nil, fmt.Errorf("rundir: %w", err)
 	}
+	for i := range d.Summary.Cells {
+		canonical(&d.Summary.Cells[i])
+	}
 	return d, nil
+}
+
+// canonical names a cell of a run made before cells had a runtime as the
+// same cell is named now: its runtime is "go", and its name carries
+// "runtime=go" after the experiment.
+func canonical(c *Cell) {
+	if c.Runtime == "" {
+		c.Runtime = "go"
+	}
+	if exp, rest, ok := strings.Cut(c.Name, "/"); ok && !strings.HasPrefix(rest, "runtime=") {
+		c.Name = exp + "/runtime=" + c.Runtime + "/" + rest
+	}
 }
 
 func readJSON(path string, v any, schema *int) error {

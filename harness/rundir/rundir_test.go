@@ -68,6 +68,30 @@ func TestReadRoundTrip(t *testing.T) {
 	}
 }
 
+// TestReadNamesOldCellsAsNow: a run made before cells had a runtime reads
+// back with its cells in the go runtime and named as the same cells are now,
+// so that it compares with new runs; a new cell is left as it is.
+func TestReadNamesOldCellsAsNow(t *testing.T) {
+	dir := t.TempDir()
+	sum := Summary{Schema: Schema, Cells: []Cell{
+		{Name: "a/model=loop/n=1", Experiment: "a", Model: "loop"},
+		{Name: "a/runtime=cpython/model=loop/n=1", Experiment: "a", Model: "loop", Runtime: "cpython"},
+	}}
+	WriteJSON(filepath.Join(dir, RunFile), Run{Schema: Schema})
+	WriteJSON(filepath.Join(dir, SummaryFile), sum)
+	WriteFile(filepath.Join(dir, BenchFile), nil)
+	d, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][2]string{{"a/runtime=go/model=loop/n=1", "go"}, {"a/runtime=cpython/model=loop/n=1", "cpython"}}
+	for i, c := range d.Summary.Cells {
+		if c.Name != want[i][0] || c.Runtime != want[i][1] {
+			t.Errorf("cell %d read back as %q in runtime %q; want %q in %q", i, c.Name, c.Runtime, want[i][0], want[i][1])
+		}
+	}
+}
+
 func TestReadErrors(t *testing.T) {
 	good := `{"schema": 1}`
 	tests := []struct {

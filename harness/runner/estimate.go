@@ -31,16 +31,48 @@ func divisions(n int) float64 {
 	return fn * fn / (2 * math.Log(fn))
 }
 
+// Costs of the external runtimes relative to Go's, for Estimate: rough
+// figures measured on a 2-vCPU machine (CPython 3.11's trial division is
+// about 13× Go's; a CPython worker process costs a fork of the interpreter, a
+// thread ~100 µs; each message between pipeline stages ~15 µs; a driver
+// starts in ~50 ms).
+var runtimeCost = map[string]struct {
+	division  float64 // × Go's trial division
+	perMsg    float64 // seconds per message per pipeline hop
+	bandwidth float64 // pipeline bytes per second per hop
+	start     map[string]time.Duration
+	driver    time.Duration
+}{
+	matrix.KindCPython: {division: 13, perMsg: 15e-6, bandwidth: 1e9,
+		start: map[string]time.Duration{"process": 5 * time.Millisecond, "thread": 100 * time.Microsecond}, driver: 50 * time.Millisecond},
+	matrix.KindNative: {division: 1, perMsg: 5e-6, bandwidth: 3e9,
+		start: map[string]time.Duration{"process": time.Millisecond, "thread": 20 * time.Microsecond}, driver: 5 * time.Millisecond},
+}
+
 // Estimate guesses the wall time of one sample of c, set-up included. It is
 // a rough guide for planning (`lab check`), not a measurement.
 func (k Calibration) Estimate(c matrix.Cell) time.Duration {
 	serial := c.Model == "loop" || c.Model == "thread-gil"
 	startEach := map[string]time.Duration{"process": 2 * time.Millisecond, "thread": 30 * time.Microsecond}[c.Model]
+	division, perMsg, bw0, setup := k.DivisionNS, 5e-6, 0.0, time.Duration(0)
+	if rc, ok := runtimeCost[c.Runtime.Kind]; ok {
+		division *= rc.division
+		perMsg, bw0, setup = rc.perMsg, rc.bandwidth, rc.driver
+		startEach = rc.start[c.Model]
+		if c.Runtime.Kind == matrix.KindCPython && c.Model == "thread" {
+			serial = true // the GIL
+		}
+		if c.Value("start") != "cold" {
+			// A warm pool starts outside the timed region, but within
+			// the sample's wall time.
+			setup += time.Duration(poolSize(c)) * startEach
+		}
+	}
 	var sec float64
 	switch c.Workload {
 	case "primes":
 		w := float64(c.Int("workers"))
-		work := divisions(c.Int("n")) * k.DivisionNS / 1e9
+		work := divisions(c.Int("n")) * division / 1e9
 		if c.Value("split") == "replicate" {
 			work *= w
 		}
@@ -62,8 +94,28 @@ func (k Calibration) Estimate(c matrix.Cell) time.Duration {
 		if c.Model == "process" {
 			bw = 1e9 // every byte crosses the kernel once per hop
 		}
+		if bw0 > 0 {
+			bw = bw0
+		}
 		hops := float64(c.Int("stages") + 1)
-		sec = bytes*hops/bw/float64(k.CPUs) + float64(c.Int("messages"))*hops*5e-6 + float64(c.Int("stages"))*startEach.Seconds()
+		sec = bytes*hops/bw/float64(k.CPUs) + float64(c.Int("messages"))*hops*perMsg + float64(c.Int("stages"))*startEach.Seconds()
 	}
-	return time.Duration(sec * 1e9)
+	return time.Duration(sec*1e9) + setup
+}
+
+// poolSize is how many workers a cell starts.
+func poolSize(c matrix.Cell) int {
+	switch c.Workload {
+	case "primes":
+		return c.Int("workers")
+	case "sleep":
+		n := c.Int("workers")
+		if n == 0 || n > c.Int("tasks") {
+			n = c.Int("tasks")
+		}
+		return n
+	case "pipeline":
+		return c.Int("stages") + 2
+	}
+	return 1
 }

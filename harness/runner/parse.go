@@ -30,9 +30,10 @@ type parse struct {
 	running string   // the cell announced last
 	started int      // cells announced in this process
 	got     []string // cells that produced a result
-	failing string   // the cell whose failure message is being read
+	failing string   // the cell whose failure (or skip) message is being read
 	msgs    map[string][]string
-	tail    []string // the last lines of stderr that were not markers
+	skipped map[string]bool // cells the benchmark skipped (an absent runtime)
+	tail    []string        // the last lines of stderr that were not markers
 }
 
 func (p *parse) stdout(r io.Reader) {
@@ -53,7 +54,13 @@ func (p *parse) stdout(r io.Reader) {
 				p.got = append(p.got, name)
 			}
 		case strings.HasPrefix(line, "--- FAIL: BenchmarkLab/"):
-			p.failing, _ = p.cellName(strings.TrimPrefix(line, "--- FAIL: "))
+			p.failing, _ = p.cellName(strings.Fields(strings.TrimPrefix(line, "--- FAIL: "))[0])
+		case strings.HasPrefix(line, "--- SKIP: BenchmarkLab/"):
+			p.failing, _ = p.cellName(strings.Fields(strings.TrimPrefix(line, "--- SKIP: "))[0])
+			if p.skipped == nil {
+				p.skipped = map[string]bool{}
+			}
+			p.skipped[p.failing] = true
 		case p.failing != "" && (strings.HasPrefix(line, "    ") || strings.HasPrefix(line, "\t")):
 			if p.msgs == nil {
 				p.msgs = map[string][]string{}
@@ -146,6 +153,13 @@ func (p *parse) settle(cells []int, werr error, killed, interrupted bool) {
 		c := s.cells[i]
 		name := c.cell.Name()
 		if slices.Contains(p.got, name) {
+			continue
+		}
+		if msg, ok := p.msgs[name]; ok && p.skipped[name] {
+			// A runtime the run's preparation found is gone: the
+			// benchmark said why it skipped the cell.
+			c.err = strings.Join(msg, "\n")
+			c.status = rundir.Skipped
 			continue
 		}
 		if msg, ok := p.msgs[name]; ok {

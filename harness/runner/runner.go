@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"concurrency-lab/experiments/matrix"
+	"concurrency-lab/experiments/runtimes"
 	"concurrency-lab/harness/hw"
 	"concurrency-lab/harness/rundir"
 )
@@ -36,11 +37,17 @@ type Options struct {
 	Machine    hw.Machine
 	Software   hw.Software
 	Binary     string // the compiled benchmark binary (go test -c ./experiments)
-	Results    string // the results root; the run goes to <Results>/<HardwareID>/<run id>
-	RunID      string // "" = the start time, UTC
-	Seed       int64
-	Flags      rundir.RunOptions
-	Warnings   []string // noise warnings found before the run
+	// Runtimes are the external runtimes the cells use, as prepared for
+	// this run; RuntimesFile holds them for the benchmark processes
+	// (runtimes.Env). The cells of an unavailable runtime are skipped, with
+	// its reason, and the run goes on.
+	Runtimes     []runtimes.Entry
+	RuntimesFile string
+	Results      string // the results root; the run goes to <Results>/<HardwareID>/<run id>
+	RunID        string // "" = the start time, UTC
+	Seed         int64
+	Flags        rundir.RunOptions
+	Warnings     []string // noise warnings found before the run
 	// Decide, when set, is the sequential plan's judge: after the planned
 	// samples and after each further round, at most Looks times in all, it
 	// is given the run as it stands and names the cells that another round
@@ -127,6 +134,18 @@ func Run(ctx context.Context, o Options) (string, error) {
 		Matrix:   rundir.RunMatrix{File: o.MatrixFile, SHA256: o.MatrixSHA, Text: string(o.MatrixText)},
 		Options:  o.Flags, Seed: o.Seed, Started: s.began.UTC(), Cells: len(o.Cells),
 		Warnings: slices.Clone(o.Warnings),
+	}
+	absent := map[string]*runtimes.Unavailable{}
+	for _, e := range o.Runtimes {
+		s.run.Runtimes = append(s.run.Runtimes, e.Identity())
+		if e.Unavailable != nil {
+			absent[e.Name] = e.Unavailable
+		}
+	}
+	for _, c := range s.cells {
+		if u := absent[c.cell.Runtime.Name]; u != nil {
+			c.status, c.err = rundir.Skipped, u.Error()
+		}
 	}
 	if d := o.Declared; d != nil {
 		s.run.Hardware.Declared = &rundir.Declared{CPUs: d.CPUs, MemoryGiB: d.MemoryGiB, Affinity: d.Affinity}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"concurrency-lab/experiments/matrix"
+	"concurrency-lab/experiments/runtimes"
 	"concurrency-lab/harness/hw"
 	"concurrency-lab/harness/rundir"
 )
@@ -56,6 +57,10 @@ func fakeBench() {
 			os.Exit(2)
 		case "hang":
 			time.Sleep(time.Hour)
+		case "gone":
+			// A runtime that vanished after the run prepared it: the
+			// benchmark skips the cell with the reason.
+			fmt.Printf("--- SKIP: BenchmarkLab/%s\n    lab_test.go:90: runtime py unavailable: no interpreter (Debian: apt-get install python3)\n", c.Name())
 		case "noisy":
 			// Spread over a factor of three: no CI gets within 2%.
 			fmt.Printf("BenchmarkLab/%s-2 \t       1\t%d ns/op\n", c.Name(), 1000000+time.Now().Nanosecond()%2000000)
@@ -290,6 +295,55 @@ func TestFailingCellIsRecordedAndTheRunGoesOn(t *testing.T) {
 	}
 	if !d.Run.Complete {
 		t.Error("a run with a failed cell that ran to its end is not complete")
+	}
+}
+
+// TestAbsentRuntimeIsSkipped: the cells of a runtime the run could not
+// prepare are skipped with its reason, never run, and the run is complete;
+// a cell the benchmark itself skips (its runtime vanished) is skipped too.
+func TestAbsentRuntimeIsSkipped(t *testing.T) {
+	t.Setenv("LAB_FAKE_BENCH", "1")
+	self, _ := os.Executable()
+	py := matrix.Runtime{Name: "py", Kind: matrix.KindCPython, Python: "/nowhere/python3"}
+	absent := cell("ok", "thread", 2)
+	absent.Runtime = py
+	gone := cell("gone", "thread", 2)
+	gone.Runtime = matrix.Runtime{Name: "py2", Kind: matrix.KindCPython, Python: "python3"}
+	dir, err := Run(context.Background(), Options{
+		MatrixFile: "m.toml", MatrixText: []byte("# fake"), MatrixSHA: "abc",
+		Cells: []matrix.Cell{cell("ok", "thread", 2), absent, gone}, HardwareID: "box",
+		Binary: self, Results: t.TempDir(), RunID: "r1", Seed: 42,
+		Runtimes: []runtimes.Entry{
+			{Name: "py", Unavailable: &runtimes.Unavailable{Runtime: "py", Reason: "no interpreter \"/nowhere/python3\"", Hint: "Debian: apt-get install python3"}},
+			{Name: "py2", Prepared: &runtimes.Prepared{Identity: runtimes.Identity{Kind: "cpython", Executable: "/usr/bin/python3"}}},
+		},
+		Progress: testWriter{t}, slack: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := rundir.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]rundir.Cell{}
+	for _, c := range d.Summary.Cells {
+		got[c.Runtime+"/"+c.Experiment] = c
+	}
+	if c := got["go/ok"]; c.Status != rundir.OK {
+		t.Errorf("the go cell: %s; want ok", c.Status)
+	}
+	if c := got["py/ok"]; c.Status != rundir.Skipped || !strings.Contains(c.Error, "apt-get install python3") || len(c.Metrics) != 0 {
+		t.Errorf("the absent runtime's cell: %s %q with %d metrics; want skipped with the reason, never run", c.Status, c.Error, len(c.Metrics))
+	}
+	if c := got["py2/gone"]; c.Status != rundir.Skipped || !strings.Contains(c.Error, "unavailable") {
+		t.Errorf("the cell the benchmark skipped: %s %q; want skipped with its message", c.Status, c.Error)
+	}
+	if !d.Run.Complete {
+		t.Errorf("a run whose absent runtime's cells were skipped is not complete: %s", d.Run.Stopped)
+	}
+	if len(d.Run.Runtimes) != 2 || d.Run.Runtimes[0].Unavailable == "" || d.Run.Runtimes[0].Hint == "" || d.Run.Runtimes[1].Executable != "/usr/bin/python3" {
+		t.Errorf("run.json runtimes = %+v; want both, the absent one with its reason and hint", d.Run.Runtimes)
 	}
 }
 

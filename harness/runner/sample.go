@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"concurrency-lab/experiments/matrix"
+	"concurrency-lab/experiments/runtimes"
 	"concurrency-lab/harness/rundir"
 )
 
@@ -46,6 +47,9 @@ func (s *state) runSample(ctx context.Context, round, pos, total, i int) error {
 	cmd := exec.Command(s.o.Binary, "-test.run=^$", "-test.bench=^BenchmarkLab$",
 		"-test.benchtime="+c.Benchtime, "-test.timeout=0")
 	cmd.Env = append(os.Environ(), "LAB_CELLS="+cellsFile)
+	if s.o.RuntimesFile != "" {
+		cmd.Env = append(cmd.Env, runtimes.Env+"="+s.o.RuntimesFile)
+	}
 	if d := s.o.Declared; d != nil && len(d.Affinity) > 0 {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(len(d.Affinity)))
 	}

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 
+	"concurrency-lab/experiments/matrix"
 	"concurrency-lab/harness/rundir"
 	"concurrency-lab/harness/stats"
 )
@@ -61,7 +62,8 @@ func summarize(bench []byte, cells []*cellState) (rundir.Summary, error) {
 	for _, c := range cells {
 		rc := rundir.Cell{
 			Name: c.cell.Name(), Experiment: c.cell.Experiment, Workload: c.cell.Workload, Model: c.cell.Model,
-			Params: map[string]string{}, Status: c.status, Error: c.err, Reps: c.cell.Reps,
+			Runtime: runtimeName(c.cell),
+			Params:  map[string]string{}, Status: c.status, Error: c.err, Reps: c.cell.Reps,
 			Metrics: map[string]rundir.Metric{},
 		}
 		if rc.Status == "" {
@@ -87,4 +89,11 @@ func (s *state) ciSettled(c *cellState) bool {
 	}
 	vals := all[c.cell.Name()]["sec/op"]
 	return stats.Summarize(vals).CIWithin(c.cell.TargetCI)
+}
+
+func runtimeName(c matrix.Cell) string {
+	if c.Runtime.Name == "" {
+		return matrix.Go.Name
+	}
+	return c.Runtime.Name
 }

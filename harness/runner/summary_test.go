@@ -9,7 +9,7 @@ import (
 // TestSummaryStatus: a cell still taking samples is partial, whatever it has
 // so far; only a cell whose sampling ended says ok.
 func TestSummaryStatus(t *testing.T) {
-	bench := []byte("BenchmarkLab/a/model=thread/workers=1-2 \t 1\t 1000 ns/op\n")
+	bench := []byte("BenchmarkLab/a/runtime=go/model=thread/workers=1-2 \t 1\t 1000 ns/op\n")
 	cells := []*cellState{
 		{cell: cell("a", "thread", 6), samples: 1},
 		{cell: cell("b", "loop", 6)},

@@ -39,7 +39,7 @@ func RatioCI(a, b []float64, confidence float64, resamples int, seed uint64) (Ra
 	if resamples <= 0 {
 		resamples = DefaultResamples
 	}
-	ma, mb := median(slices.Clone(a)), median(slices.Clone(b))
+	ma, mb := Median(slices.Clone(a)), Median(slices.Clone(b))
 	if ma <= 0 {
 		return Ratio{}, errors.New("stats: the baseline median is not positive")
 	}
@@ -53,16 +53,16 @@ func RatioCI(a, b []float64, confidence float64, resamples int, seed uint64) (Ra
 		for i := range rb {
 			rb[i] = b[rng.IntN(len(b))]
 		}
-		if m := median(ra); m > 0 {
-			ratios = append(ratios, median(rb)/m)
+		if m := Median(ra); m > 0 {
+			ratios = append(ratios, Median(rb)/m)
 		}
 	}
 	slices.Sort(ratios)
 	tail := (1 - confidence) / 2
 	return Ratio{
 		Point:      mb / ma,
-		Lo:         quantileSorted(ratios, tail),
-		Hi:         quantileSorted(ratios, 1-tail),
+		Lo:         QuantileSorted(ratios, tail),
+		Hi:         QuantileSorted(ratios, 1-tail),
 		Confidence: confidence, Resamples: resamples, Seed: seed,
 	}, nil
 }
@@ -89,20 +89,23 @@ func RatioToConstant(c float64, b []float64, confidence float64, resamples int, 
 		for j := range rb {
 			rb[j] = b[rng.IntN(len(b))]
 		}
-		ratios[i] = median(rb) / c
+		ratios[i] = Median(rb) / c
 	}
 	slices.Sort(ratios)
 	tail := (1 - confidence) / 2
 	return Ratio{
-		Point:      median(slices.Clone(b)) / c,
-		Lo:         quantileSorted(ratios, tail),
-		Hi:         quantileSorted(ratios, 1-tail),
+		Point:      Median(slices.Clone(b)) / c,
+		Lo:         QuantileSorted(ratios, tail),
+		Hi:         QuantileSorted(ratios, 1-tail),
 		Confidence: confidence, Resamples: resamples, Seed: seed,
 	}, nil
 }
 
 // median sorts vals in place and returns their median.
-func median(vals []float64) float64 {
+func Median(vals []float64) float64 {
+	if len(vals) == 0 {
+		return 0
+	}
 	slices.Sort(vals)
 	n := len(vals)
 	if n%2 == 1 {
@@ -112,7 +115,7 @@ func median(vals []float64) float64 {
 }
 
 // quantileSorted interpolates the q-quantile of sorted values (type 7).
-func quantileSorted(sorted []float64, q float64) float64 {
+func QuantileSorted(sorted []float64, q float64) float64 {
 	if len(sorted) == 0 {
 		return 0
 	}

@@ -46,7 +46,7 @@ func Run(t testing.TB, m model.Model, w model.Work, reps int) []model.Result {
 			t.Errorf("%s: Run %d of %T recorded PIDs %v, TIDs %v; want the workers' IDs", m.Name(), i, w, r.PIDs, r.TIDs)
 		}
 		if j, ok := w.(sleep.Job); ok {
-			checkWaits(t, m.Name(), j, r.Waits, from, to)
+			checkWaits(t, m.Name(), j, r.Waits, r.Early, from, to)
 		}
 		if uc, ok := x.(model.UsageCollector); ok {
 			if _, _, err := uc.CollectUsage(ctx); err != nil {
@@ -69,18 +69,19 @@ func Run(t testing.TB, m model.Model, w model.Work, reps int) []model.Result {
 const clockSkew = int64(time.Millisecond)
 
 // checkWaits checks the spans a sleep Run recorded: one per task, each at
-// least the task's wait long and inside the Run's window [from, to], and a
-// peak of concurrent waits between 1 and the job's concurrency.
-func checkWaits(t testing.TB, name string, j sleep.Job, waits []sleep.Span, from, to int64) {
+// least the task's wait long (less the runtime's early, Result.Early) and
+// inside the Run's window [from, to], and a peak of concurrent waits between
+// 1 and the job's concurrency.
+func checkWaits(t testing.TB, name string, j sleep.Job, waits []sleep.Span, early time.Duration, from, to int64) {
 	t.Helper()
 	if len(waits) != j.Tasks {
 		t.Errorf("%s: %d wait spans for %d sleep tasks", name, len(waits), j.Tasks)
 		return
 	}
 	for i, s := range waits {
-		if s.Start < from-clockSkew || s.End > to+clockSkew || s.End-s.Start < int64(j.D) {
-			t.Errorf("%s: wait %d spans [%d, %d] (%v); want at least %v inside the Run's [%d, %d]",
-				name, i, s.Start, s.End, time.Duration(s.End-s.Start), j.D, from, to)
+		if s.Start < from-clockSkew || s.End > to+clockSkew || s.End-s.Start < int64(j.D-early) {
+			t.Errorf("%s: wait %d spans [%d, %d] (%v); want at least %v (less %v early) inside the Run's [%d, %d]",
+				name, i, s.Start, s.End, time.Duration(s.End-s.Start), j.D, early, from, to)
 			return
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"concurrency-lab/experiments/matrix"
+	"concurrency-lab/experiments/runtimes"
 	"concurrency-lab/harness/claims"
 	"concurrency-lab/harness/hw"
 	"concurrency-lab/harness/rundir"
@@ -129,6 +130,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer cleanup()
 	o.Binary = bin
+	if o.Runtimes, o.RuntimesFile, err = prepareRuntimes(ctx, o.Cells, filepath.Dir(bin), stderr); err != nil {
+		return err
+	}
 	fmt.Fprintf(stderr, "lab: %d cells, seed %d, hardware %s\n", len(o.Cells), o.Seed, o.HardwareID)
 	dir, err := runner.Run(ctx, o)
 	if dir != "" {
@@ -229,6 +233,53 @@ func compile(ctx context.Context, root string, stderr io.Writer) (string, func()
 		return "", nil, fmt.Errorf("run: compile the benchmarks: %w", err)
 	}
 	return bin, cleanup, nil
+}
+
+// prepareRuntimes makes ready, once for the run, the external runtimes the
+// cells use (runtimes.Prepare: the native driver is compiled, each
+// interpreter is asked what it is), in dir, and writes them to a file there
+// for the benchmark processes. An absent runtime is reported and its cells
+// will be skipped; it does not stop the run.
+func prepareRuntimes(ctx context.Context, cells []matrix.Cell, dir string, stderr io.Writer) ([]runtimes.Entry, string, error) {
+	var entries []runtimes.Entry
+	count := map[string]int{}
+	for _, c := range cells {
+		rt := c.Runtime
+		if rt.Kind == "" || rt.Kind == matrix.KindGo {
+			continue
+		}
+		if count[rt.Name]++; count[rt.Name] > 1 {
+			continue
+		}
+		sub := filepath.Join(dir, "runtime-"+rt.Name)
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			return nil, "", err
+		}
+		entries = append(entries, runtimes.PrepareEntry(ctx, rt, sub))
+	}
+	if len(entries) == 0 {
+		return nil, "", nil
+	}
+	for _, e := range entries {
+		id := e.Identity()
+		switch {
+		case e.Unavailable != nil:
+			fmt.Fprintf(stderr, "lab: runtime %s is not available, its %d cells are skipped: %s\n", e.Name, count[e.Name], e.Unavailable.Error())
+		case id.Kind == matrix.KindNative:
+			fmt.Fprintf(stderr, "lab: runtime %s: %s %s\n", e.Name, id.CCVersion, strings.Join(id.Flags, " "))
+		default:
+			loop := ""
+			if id.UVLoop != "" {
+				loop = ", uvloop " + id.UVLoop
+			}
+			fmt.Fprintf(stderr, "lab: runtime %s: %s %s (%s%s)\n", e.Name, id.Executable, strings.Fields(id.Version + " ?")[0], id.Implementation, loop)
+		}
+	}
+	file := filepath.Join(dir, "runtimes.json")
+	if err := rundir.WriteJSON(file, entries); err != nil {
+		return nil, "", err
+	}
+	return entries, file, nil
 }
 
 // reportEnd prints a line per cell that did not end well.

@@ -20,6 +20,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
 )
 
 // The palette: one colour per known model, chosen to stay distinct for
@@ -57,13 +58,47 @@ type Point struct {
 	X, Y, Lo, Hi float64
 }
 
-// Series is one model's points.
+// Series is one model's points in one runtime.
 type Series struct {
-	Model  string
+	Model  string // colours the series
 	Label  string // legend entry; Model when empty
 	Points []Point
 	Dashed bool
+	// Shape tells a runtime's series from another's of the same model
+	// (same colour): 0 is the lab's own Go models (filled circles, solid
+	// lines); n > 0 is the n-th other runtime of the page, drawn with
+	// RuntimeShape(n) and a dashed line, so that a CPython "thread" is
+	// never read as Go's.
+	Shape int
 }
+
+// runtimeShapes are the glyphs of other runtimes' series, in the order a
+// run lists its runtimes; they repeat after the last.
+var runtimeShapes = []draw.GlyphDrawer{draw.PyramidGlyph{}, draw.BoxGlyph{}, draw.CrossGlyph{}, draw.RingGlyph{}, draw.TriangleGlyph{}, draw.SquareGlyph{}, draw.PlusGlyph{}}
+
+// runtimeShapeNames name runtimeShapes for the pages' keys.
+var runtimeShapeNames = []string{"▲ triangles", "■ squares", "× crosses", "○ rings", "△ open triangles", "□ open squares", "+ pluses"}
+
+// RuntimeShapeName names the glyph of Shape shape, for a page's key.
+func RuntimeShapeName(shape int) string {
+	if shape <= 0 {
+		return "● circles"
+	}
+	return runtimeShapeNames[(shape-1)%len(runtimeShapeNames)]
+}
+
+// RuntimeShape is the glyph of a series with that Shape: a filled circle
+// for 0 (Go), another shape for each other runtime.
+func RuntimeShape(shape int) draw.GlyphDrawer {
+	if shape <= 0 {
+		return draw.CircleGlyph{}
+	}
+	return runtimeShapes[(shape-1)%len(runtimeShapes)]
+}
+
+// dashes is the dash pattern of the lines of other runtimes (and of a
+// Dashed series).
+var dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 
 // Chart sizes.
 const (
@@ -162,7 +197,7 @@ func Dots(title string, groups []string, xLabel, yLabel string, series []Series,
 		p.X.Tick.Label.Rotation = math.Pi / 8
 		p.X.Tick.Label.XAlign = draw.XRight
 	}
-	return render(p, width, height)
+	return renderSeries(p, len(series))
 }
 
 // Lines draws one line per series over a numeric x, with each point's
@@ -186,7 +221,7 @@ func Lines(title, xLabel, yLabel string, series []Series, logX, logY bool) ([]by
 			return nil, fmt.Errorf("plots: %s: %w", title, err)
 		}
 	}
-	return render(p, width, height)
+	return renderSeries(p, len(series))
 }
 
 // errPoints adapts a series to plotter.XYer and plotter.YErrorer.
@@ -218,7 +253,10 @@ func addPoints(p *plot.Plot, s Series, off float64, logY, dotsOnly bool) error {
 	}
 	sc.GlyphStyle.Color = col
 	sc.GlyphStyle.Radius = vg.Points(3)
-	sc.GlyphStyle.Shape = draw.CircleGlyph{}
+	sc.GlyphStyle.Shape = RuntimeShape(s.Shape)
+	if s.Shape > 0 {
+		sc.GlyphStyle.Radius = vg.Points(3.5) // outline shapes need more room to read
+	}
 	bars, err := plotter.NewYErrorBars(e)
 	if err != nil {
 		return err
@@ -240,8 +278,8 @@ func addPoints(p *plot.Plot, s Series, off float64, logY, dotsOnly bool) error {
 	}
 	l.LineStyle.Color = col
 	l.LineStyle.Width = vg.Points(1.5)
-	if s.Dashed {
-		l.LineStyle.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+	if s.Dashed || s.Shape > 0 {
+		l.LineStyle.Dashes = dashes
 	}
 	p.Add(l)
 	p.Legend.Add(label, l, sc)
@@ -253,11 +291,15 @@ type Box struct {
 	Label  string
 	Model  string
 	Values []float64
+	// Shape is the runtime's, as in Series: a box of another runtime than
+	// Go's is outlined with dashes.
+	Shape int
 }
 
 // Boxes draws one box per cell (median, quartiles, whiskers to the furthest
 // sample within 1.5 IQR, outliers as dots), coloured by model, so that the
-// noise of every cell is visible. The legend names the models present.
+// noise of every cell is visible; a box of another runtime than Go's has a
+// dashed outline. The legend names the models present.
 func Boxes(title, yLabel string, boxes []Box, logY bool) ([]byte, error) {
 	if len(boxes) == 0 {
 		return nil, errors.New("plots: no data points")
@@ -284,6 +326,9 @@ func Boxes(title, yLabel string, boxes []Box, logY bool) ([]byte, error) {
 		col := ModelColor(b.Model)
 		bp.FillColor = color.RGBA{col.R, col.G, col.B, 0x60}
 		bp.BoxStyle.Color = col
+		if b.Shape > 0 {
+			bp.BoxStyle.Dashes = dashes
+		}
 		bp.MedianStyle.Color = col
 		bp.MedianStyle.Width = vg.Points(2)
 		bp.WhiskerStyle.Color = col
@@ -313,6 +358,43 @@ type swatch color.RGBA
 func (s swatch) Thumbnail(c *draw.Canvas) {
 	r := c.Rectangle
 	c.FillPolygon(color.RGBA(s), []vg.Point{r.Min, {X: r.Max.X, Y: r.Min.Y}, r.Max, {X: r.Min.X, Y: r.Max.Y}})
+}
+
+// renderSeries renders a chart of n series: with the legend over the data
+// for as many as the lab's Go models, beside it for more (other runtimes'
+// series), where a legend that long would hide points.
+func renderSeries(p *plot.Plot, n int) ([]byte, error) {
+	if n <= len(modelColors) {
+		return render(p, width, height)
+	}
+	return renderBeside(p, width, height)
+}
+
+// renderBeside renders p on a canvas of w × h plus the legend's width, the
+// legend to the right of the plot instead of over its data.
+func renderBeside(p *plot.Plot, w, h vg.Length) ([]byte, error) {
+	legend := p.Legend
+	p.Legend = plot.NewLegend()
+	legend.Top, legend.Left, legend.XOffs, legend.YOffs = true, true, 0, 0
+	legend.Padding = vg.Points(2)
+	pad := vg.Points(10)
+	probe := draw.New(vgsvg.New(w, h))
+	// Rectangle leaves out the space Draw puts between a thumbnail and its
+	// text: one em.
+	lw := legend.Rectangle(probe).Size().X + legend.TextStyle.Rectangle("M").Size().X + 2*pad
+	c := vgsvg.New(w+lw, h)
+	dc := draw.New(c)
+	if p.BackgroundColor != nil {
+		dc.SetColor(p.BackgroundColor) // under the legend too
+		dc.Fill(dc.Rectangle.Path())
+	}
+	p.Draw(draw.Crop(dc, 0, -lw, 0, 0))
+	legend.Draw(draw.Crop(dc, w+pad, -pad, 0, -pad-p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y))
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("plots: %s: %w", p.Title.Text, err)
+	}
+	return buf.Bytes(), nil
 }
 
 func render(p *plot.Plot, w, h vg.Length) ([]byte, error) {

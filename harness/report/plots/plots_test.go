@@ -2,6 +2,7 @@ package plots
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -68,6 +69,54 @@ func TestSpansDecades(t *testing.T) {
 	for _, tt := range tests {
 		if got := SpansDecades(tt.vals...); got != tt.want {
 			t.Errorf("SpansDecades(%v) = %v; want %v", tt.vals, got, tt.want)
+		}
+	}
+}
+
+// TestRuntimeSeries: a series of another runtime than Go (Shape > 0) is
+// drawn dashed with its own glyph, Go's keep solid lines and circles, and a
+// chart with more series than Go's models puts its legend beside the data.
+func TestRuntimeSeries(t *testing.T) {
+	pts := []Point{{X: 1, Y: 1, Lo: 0.9, Hi: 1.1}, {X: 10, Y: 2, Lo: 1.9, Hi: 2.1}}
+	goOnly := []Series{{Model: "thread", Points: pts}, {Model: "loop", Points: pts}}
+	mixed := append(slices.Clone(goOnly), Series{Model: "thread", Label: "thread (cpython)", Points: pts, Shape: 1})
+	many := slices.Clone(mixed)
+	for i := 2; len(many) <= len(modelColors); i++ {
+		many = append(many, Series{Model: "loop", Label: fmt.Sprintf("loop (rt%d)", i), Points: pts, Shape: i})
+	}
+	for _, tt := range []struct {
+		name    string
+		series  []Series
+		dashed  bool
+		wide    bool
+		legends []string
+	}{
+		{"go only", goOnly, false, false, []string{">thread<", ">loop<"}},
+		{"with cpython", mixed, true, false, []string{">thread<", ">thread (cpython)<"}},
+		{"many runtimes", many, true, true, []string{">loop (rt2)<"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			svg, err := Lines("t", "x", "y", tt.series, true, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := string(svg)
+			if got := strings.Contains(s, "stroke-dasharray"); got != tt.dashed {
+				t.Errorf("dashed lines: %v; want %v", got, tt.dashed)
+			}
+			if got := !strings.Contains(s, `<svg width="460.8pt"`); got != tt.wide {
+				t.Errorf("legend beside the data (wider chart): %v; want %v", got, tt.wide)
+			}
+			for _, w := range tt.legends {
+				if !strings.Contains(s, w) {
+					t.Errorf("legend lacks %q", w)
+				}
+			}
+		})
+	}
+	for shape := range 3 {
+		if shape > 0 && RuntimeShape(shape) == RuntimeShape(0) || RuntimeShapeName(shape) == RuntimeShapeName(shape+1) {
+			t.Errorf("shape %d is drawn like another", shape)
 		}
 	}
 }

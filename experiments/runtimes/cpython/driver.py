@@ -1,0 +1,1029 @@
+#!/usr/bin/env python3
+"""CPython driver of the concurrency lab (see ../protocol.go for the protocol).
+
+    python3 driver.py workload=<w> model=<m> start=<warm|cold> [key=value ...]
+    python3 driver.py --identity
+
+It runs the article's workloads with the article's tools -- multiprocessing,
+threading, asyncio (or uvloop) -- and answers "run" on stdin with one
+"result key=value ..." line on stdout. Standard library only (uvloop when
+event_loop=uvloop).
+
+Layout: the units of work (the functions a worker, thread or task runs) come
+first, at the top level of the module, because start_method=spawn and
+forkserver re-import this module in every worker process and look them up by
+name; then the three models (thread, loop, process), each cold and warm; then
+argument parsing and the command loop, under `if __name__ == "__main__"`.
+The module imports only what a process worker needs: spawned workers pay for
+every top-level import (asyncio and uvloop are imported for model=loop only).
+"""
+
+import os
+import sys
+import time
+import threading
+import queue
+import resource
+import multiprocessing
+import multiprocessing.connection
+
+asyncio = None  # imported by model=loop only (see the module's docstring)
+
+_mono = time.monotonic_ns  # CLOCK_MONOTONIC on Linux, like the protocol's clock
+
+
+# --------------------------------------------------------------------------
+# Measurement helpers
+
+
+def _cpu_ns(who=resource.RUSAGE_SELF):
+    """user+system CPU time of `who`, ns (getrusage has µs resolution)."""
+    ru = resource.getrusage(who)
+    return (round(ru.ru_utime * 1e6) + round(ru.ru_stime * 1e6)) * 1000
+
+
+def _hwm_bytes():
+    """This process's peak resident set (VmHWM), in bytes.
+
+    VmHWM rather than getrusage's ru_maxrss: the kernel carries ru_maxrss
+    across execve (a process exec'd from a vfork, as Go's os/exec and
+    multiprocessing's spawn do, reports its parent's peak); VmHWM is the
+    peak of this process's own memory. ru_maxrss is the fallback off Linux.
+    """
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _reset_hwm():
+    """Reset this process's VmHWM to its current RSS (Linux, clear_refs 5),
+    so that a run's peak is the run's, not the driver's start-up's."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _oneline(text):
+    return " ".join(str(text).split()) or "unknown error"
+
+
+def _errmsg(exc):
+    return _oneline("%s: %s" % (type(exc).__name__, exc))
+
+
+class DriverError(Exception):
+    """An error to report as "error <message>" (then exit 1)."""
+
+
+# --------------------------------------------------------------------------
+# Units of work. Each records the process and OS thread that ran it
+# (os.getpid(), threading.get_native_id() = gettid) and returns
+# (pid, tid, ...). The sync ones serve model=thread and model=process, the
+# async ones model=loop.
+
+
+def count_primes(lo, hi):
+    """The article's trial division, with locals (as in the article's
+    functions): every j in [2, i), stop at the first divisor."""
+    primes = 0
+    for i in range(lo, hi + 1):
+        for j in range(2, i):
+            if i % j == 0:
+                break
+        else:
+            primes += 1
+    return primes
+
+
+def unit_primes(lo, hi):
+    pid, tid = os.getpid(), threading.get_native_id()
+    return pid, tid, count_primes(lo, hi)
+
+
+def unit_sleep(w, c, m, d):
+    """Worker w of c: the tasks t = w, w+c, ... < m, one after another, each
+    waiting d seconds; returns the START and END of every wait, read just
+    before and just after it."""
+    pid, tid = os.getpid(), threading.get_native_id()
+    n = len(range(w, m, c))
+    starts = [0] * n
+    ends = [0] * n
+    mono, sleep = _mono, time.sleep
+    for j in range(n):
+        starts[j] = mono()
+        sleep(d)
+        ends[j] = mono()
+    return pid, tid, starts, ends
+
+
+async def aunit_primes(lo, hi):
+    # CPU-bound code in a coroutine runs to its end without yielding: the
+    # event loop runs the ranges one after another, as in the article.
+    return unit_primes(lo, hi)
+
+
+async def aunit_sleep(w, c, m, d):
+    pid, tid = os.getpid(), threading.get_native_id()
+    n = len(range(w, m, c))
+    starts = [0] * n
+    ends = [0] * n
+    mono, sleep = _mono, asyncio.sleep
+    for j in range(n):
+        starts[j] = mono()
+        await sleep(d)
+        ends[j] = mono()
+    return pid, tid, starts, ends
+
+
+# Pipeline payloads. Payload k's byte i is (7i + k) mod 256. As 7 * 183 = 1
+# (mod 256), 7i + s = 7(i + 183s) (mod 256): a payload shifted by s is the
+# slice [o, o+B) of the pattern (7j) mod 256, j = 0, 1, ..., with
+# o = 183s mod 256. Sources copy their payloads out of one pattern (memcpy
+# speed) and sinks compare against it in place (bytes.startswith: memcmp,
+# exact, no copy; 20 µs a MiB here, where zlib.crc32 takes 200 µs).
+
+_INV7 = 183
+_PLUS1 = bytes(range(1, 256)) + b"\x00"  # a stage: bytes.translate, C speed
+_PATTERNS = {}
+
+
+def _pattern(nbytes):
+    """(7j) mod 256 for j in [0, nbytes + 256), cached (a forked worker
+    inherits the driver's; a spawned one builds its own, once)."""
+    pat = _PATTERNS.get(nbytes)
+    if pat is None:
+        pat = bytes((7 * j) & 255 for j in range(256)) * (nbytes // 256 + 2)
+        _PATTERNS[nbytes] = pat
+    return pat
+
+
+def _bad_payload(k, p, b):
+    return ValueError("pipeline sink: payload %d (%d bytes, want %d) is wrong" % (k, len(p), b))
+
+
+# model=thread: queue.Queue(maxsize=16) between threads, payloads by reference.
+
+
+def unit_source_q(q, m, b):
+    pid, tid = os.getpid(), threading.get_native_id()
+    pat, put = _pattern(b), q.put
+    for k in range(m):
+        o = (_INV7 * k) & 255
+        put(pat[o:o + b])  # a new bytes object per payload: one copy
+    return pid, tid, 0
+
+
+def unit_stage_q(qin, qout, m):
+    pid, tid = os.getpid(), threading.get_native_id()
+    get, put, table = qin.get, qout.put, _PLUS1
+    for _ in range(m):
+        put(get().translate(table))
+    return pid, tid, 0
+
+
+def unit_sink_q(q, m, b, s):
+    pid, tid = os.getpid(), threading.get_native_id()
+    pat, get = _pattern(b), q.get
+    received = 0
+    for k in range(m):
+        p = get()
+        if len(p) != b or not pat.startswith(p, (_INV7 * (k + s)) & 255):
+            raise _bad_payload(k, p, b)
+        received += 1
+    return pid, tid, received
+
+
+# model=loop: asyncio.Queue(maxsize=16) between tasks of one event loop.
+
+
+async def aunit_source(q, m, b):
+    pid, tid = os.getpid(), threading.get_native_id()
+    pat, put = _pattern(b), q.put
+    for k in range(m):
+        o = (_INV7 * k) & 255
+        await put(pat[o:o + b])
+    return pid, tid, 0
+
+
+async def aunit_stage(qin, qout, m):
+    pid, tid = os.getpid(), threading.get_native_id()
+    get, put, table = qin.get, qout.put, _PLUS1
+    for _ in range(m):
+        await put((await get()).translate(table))
+    return pid, tid, 0
+
+
+async def aunit_sink(q, m, b, s):
+    pid, tid = os.getpid(), threading.get_native_id()
+    pat, get = _pattern(b), q.get
+    received = 0
+    for k in range(m):
+        p = await get()
+        if len(p) != b or not pat.startswith(p, (_INV7 * (k + s)) & 255):
+            raise _bad_payload(k, p, b)
+        received += 1
+    return pid, tid, received
+
+
+# model=process: multiprocessing Pipes (Connection.send_bytes/recv_bytes).
+
+
+def unit_source_c(conn, m, b):
+    pid, tid = os.getpid(), threading.get_native_id()
+    pat, send = _pattern(b), conn.send_bytes
+    for k in range(m):
+        # send_bytes(buf, offset, size) writes the slice straight from the
+        # pattern: the write into the pipe is this source's one copy, as
+        # the slice is the thread and loop sources' one copy.
+        send(pat, (_INV7 * k) & 255, b)
+    return pid, tid, 0
+
+
+def unit_stage_c(cin, cout, m):
+    pid, tid = os.getpid(), threading.get_native_id()
+    recv, send, table = cin.recv_bytes, cout.send_bytes, _PLUS1
+    for _ in range(m):
+        send(recv().translate(table))
+    return pid, tid, 0
+
+
+def unit_sink_c(cin, m, b, s):
+    pid, tid = os.getpid(), threading.get_native_id()
+    pat, recv = _pattern(b), cin.recv_bytes
+    received = 0
+    for k in range(m):
+        p = recv()
+        if len(p) != b or not pat.startswith(p, (_INV7 * (k + s)) & 255):
+            raise _bad_payload(k, p, b)
+        received += 1
+    return pid, tid, received
+
+
+# --------------------------------------------------------------------------
+# Process workers' main functions (top level: spawn and forkserver pickle
+# them by name).
+
+
+def _close_fds(fds):
+    # With start_method=fork a worker inherits every descriptor the driver
+    # holds when it forks: the command pipes of the workers started before
+    # it, the pipeline's other pipes. A copy of another worker's command pipe
+    # would keep that worker from seeing EOF when the driver dies, a copy of
+    # a pipeline pipe would hide a dead neighbour: close them. (spawn and
+    # forkserver workers inherit only what they are passed.)
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _proc_once(close_fds, res, fn, args):
+    """A cold worker: run one unit, reply, exit."""
+    _close_fds(close_fds)
+    try:
+        try:
+            out = fn(*args)
+        except Exception as e:
+            res.send(("err", _errmsg(e)))
+            return
+        # Own CPU (used with forkserver only, whose workers are not our
+        # children) and own peak RSS, read after the work.
+        res.send(("ok", out, _cpu_ns(), _hwm_bytes()))
+    except (OSError, EOFError):
+        pass  # the driver is gone
+
+
+def _proc_serve(close_fds, cmd, res, fn, static):
+    """A warm worker: say hello, then run the unit for every job on `cmd`;
+    exit at EOF (the driver closed it, or died) or None."""
+    _close_fds(close_fds)
+    try:
+        res.send(("hello", os.getpid()))
+        while True:
+            try:
+                job = cmd.recv()
+            except EOFError:
+                return
+            if job is None:
+                return
+            if job == "stats":  # asked for after the timed region
+                res.send(_hwm_bytes())
+                continue
+            c0 = _cpu_ns()  # ~0.5 µs, inside the region
+            try:
+                out = fn(*static, *job)
+            except Exception as e:
+                res.send(("err", _errmsg(e)))
+                continue
+            res.send(("ok", out, _cpu_ns() - c0))
+    except (OSError, EOFError):
+        return  # the driver is gone
+
+
+# --------------------------------------------------------------------------
+# Thread workers' main functions.
+
+
+def _thread_once(i, fn, args, res):
+    try:
+        res.put((i, True, fn(*args)))
+    except BaseException as e:
+        res.put((i, False, _errmsg(e)))
+
+
+def _thread_serve(i, fn, static, cmd, res):
+    res.put((i, True, None))  # hello
+    get = cmd.get
+    while True:
+        job = get()
+        if job is None:
+            return
+        try:
+            res.put((i, True, fn(*static, *job)))
+        except BaseException as e:
+            res.put((i, False, _errmsg(e)))
+
+
+def _thread_collect(res, n):
+    out = [None] * n
+    for _ in range(n):
+        i, ok, val = res.get()
+        if not ok:
+            raise DriverError("worker %d: %s" % (i, val))
+        out[i] = val
+    return out
+
+
+# --------------------------------------------------------------------------
+# The plan: the units of one workload, and what their results mean.
+
+
+class Plan:
+    def __init__(self, cfg):
+        self.workload = w = cfg["workload"]
+        if w == "primes":
+            self.args = list(cfg["ranges"])
+            self.fn = {"thread": [unit_primes] * len(self.args),
+                       "process": [unit_primes] * len(self.args),
+                       "loop": [aunit_primes] * len(self.args)}
+        elif w == "sleep":
+            m, c, d = cfg["tasks"], cfg["concurrency"], cfg["sleep_ns"] / 1e9
+            self.m, self.c = m, c
+            self.args = [(i, c, m, d) for i in range(c)]
+            self.fn = {"thread": [unit_sleep] * c, "process": [unit_sleep] * c,
+                       "loop": [aunit_sleep] * c}
+        else:
+            s, m, b = cfg["stages"], cfg["messages"], cfg["payload_bytes"]
+            self.s = s
+            # Node 0 is the source, 1..s the stages, s+1 the sink.
+            self.args = [(m, b)] + [(m,)] * s + [(m, b, s)]
+            self.fn = {"thread": [unit_source_q] + [unit_stage_q] * s + [unit_sink_q],
+                       "process": [unit_source_c] + [unit_stage_c] * s + [unit_sink_c],
+                       "loop": [aunit_source] + [aunit_stage] * s + [aunit_sink]}
+            _pattern(b)  # before "ready": inherited by forked workers
+        self.n = len(self.args)
+        # Warm runs hand out the work downstream first (sink, stages, source)
+        # so that no payload waits for a node's command.
+        self.order = list(range(self.n))
+        if w == "pipeline":
+            self.order.reverse()
+
+    def links(self, make):
+        """The per-unit channels (pipeline only): node i gets (in, out)."""
+        if self.workload != "pipeline":
+            return [()] * self.n
+        chans = [make() for _ in range(self.s + 1)]
+        return [(chans[0][1],)] + [(chans[i - 1][0], chans[i][1]) for i in range(1, self.s + 1)] + [(chans[self.s][0],)]
+
+    def collect(self, outs):
+        """Result fields from the units' outputs (outside the timed region)."""
+        pids = {o[0] for o in outs}
+        tids = {o[1] for o in outs}
+        f = {"pids": pids, "tids": tids, "counts": None, "slept": 0, "spans": None, "received": 0}
+        if self.workload == "primes":
+            f["counts"] = [o[2] for o in outs]
+        elif self.workload == "sleep":
+            spans = [None] * self.m
+            c = self.c
+            for w, o in enumerate(outs):
+                starts, ends = o[2], o[3]
+                for j in range(len(starts)):
+                    spans[w + j * c] = (starts[j], ends[j])
+            if any(sp is None for sp in spans):
+                raise DriverError("sleep: some tasks recorded no span")
+            f["spans"] = spans
+            f["slept"] = len(spans)
+        else:
+            f["received"] = outs[-1][2]
+            if f["received"] != self.args[-1][0]:
+                raise DriverError("pipeline: the sink accepted %d payloads of %d" % (f["received"], self.args[-1][0]))
+        return f
+
+
+# --------------------------------------------------------------------------
+# model=thread: threading.Thread, one per worker or pipeline node.
+
+
+class ThreadModel:
+    def __init__(self, plan, warm):
+        self.plan, self.warm = plan, warm
+        self.threads = []
+
+    def _links(self):
+        return self.plan.links(lambda: (lambda q: (q, q))(queue.Queue(maxsize=16)))
+
+    def setup(self):
+        if not self.warm:
+            return
+        p = self.plan
+        links = self._links()
+        # SimpleQueue (C) for commands and replies: the cheapest hand-off the
+        # standard library has; each worker waits on its own, so that every
+        # worker runs exactly its share. Measured cost of that choice: a run
+        # wakes all C threads at once and they all queue for the GIL, whose
+        # waiters each wake every switch interval (5 ms); from a few thousand
+        # threads on, this convoy dominates (10 000 x 100 ms sleeps: 9-20 s
+        # on 2 CPUs, where a cold run, which starts threads one by one, takes
+        # about 1.2 s). That is CPython's behaviour, kept as measured.
+        self.res = queue.SimpleQueue()
+        self.cmds = [queue.SimpleQueue() for _ in range(p.n)]
+        fns = p.fn["thread"]
+        for i in range(p.n):
+            t = threading.Thread(target=_thread_serve, args=(i, fns[i], links[i], self.cmds[i], self.res), daemon=True)
+            t.start()
+            self.threads.append(t)
+        _thread_collect(self.res, p.n)  # every hello: all are up and waiting
+
+    def run(self):
+        p = self.plan
+        fns = p.fn["thread"]
+        if self.warm:
+            cmds, args, res = self.cmds, p.args, self.res
+            c0 = _cpu_ns()
+            t0 = _mono()
+            for i in p.order:
+                cmds[i].put(args[i])
+            outs = _thread_collect(res, p.n)
+            t1 = _mono()
+            c1 = _cpu_ns()
+        else:
+            c0 = _cpu_ns()
+            t0 = _mono()
+            links = self._links()
+            res = queue.SimpleQueue()
+            # Daemon threads only so that an error exit never waits for them.
+            threads = [threading.Thread(target=_thread_once, args=(i, fns[i], links[i] + p.args[i], res), daemon=True)
+                       for i in range(p.n)]
+            for t in threads:
+                t.start()
+            outs = _thread_collect(res, p.n)
+            for t in threads:
+                t.join()
+            t1 = _mono()
+            c1 = _cpu_ns()
+        return t1 - t0, c1 - c0, outs, 0
+
+    def stop(self):
+        for q in getattr(self, "cmds", ()):
+            q.put(None)
+        for t in self.threads:
+            t.join(10)
+
+
+# --------------------------------------------------------------------------
+# model=loop: one thread running an asyncio (or uvloop) event loop, one task
+# per worker or pipeline node.
+
+
+class _Countdown:
+    __slots__ = ("left", "fut")
+
+    def __init__(self, n, fut):
+        self.left, self.fut = n, fut
+
+    def tick(self):
+        self.left -= 1
+        if self.left == 0 and not self.fut.done():
+            self.fut.set_result(None)
+
+    def fail(self, msg):
+        if not self.fut.done():
+            self.fut.set_exception(DriverError(msg))
+
+
+async def _loop_serve(i, fn, static, cmd, hello):
+    hello.tick()
+    while True:
+        item = await cmd.get()
+        if item is None:
+            return
+        job, done, outs = item
+        try:
+            outs[i] = await fn(*static, *job)
+        except Exception as e:
+            done.fail("worker %d: %s" % (i, _errmsg(e)))
+            continue
+        done.tick()
+
+
+class _MiniRunner:
+    """asyncio.Runner for Pythons before 3.11."""
+
+    def __init__(self, loop_factory=None):
+        self._factory = loop_factory or asyncio.new_event_loop
+        self._loop = None
+
+    def run(self, coro):
+        if self._loop is None:
+            self._loop = self._factory()
+        return self._loop.run_until_complete(coro)
+
+    def close(self):
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        try:
+            tasks = asyncio.all_tasks(loop)
+            for t in tasks:
+                t.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class LoopModel:
+    def __init__(self, plan, warm, event_loop):
+        global asyncio
+        import asyncio as _asyncio
+        asyncio = _asyncio
+        self.plan, self.warm = plan, warm
+        if event_loop == "uvloop":
+            import uvloop  # checked at start
+            # uvloop 0.17 has no uvloop.run: its loop, through asyncio's
+            # Runner, exactly as asyncio's own default loop is.
+            self.factory = uvloop.new_event_loop
+        else:
+            self.factory = None  # asyncio's default loop (asyncio.run's)
+        self.Runner = getattr(asyncio, "Runner", _MiniRunner)
+        self.runner = None
+
+    def _links(self):
+        return self.plan.links(lambda: (lambda q: (q, q))(asyncio.Queue(maxsize=16)))
+
+    async def _start(self):
+        p = self.plan
+        loop = asyncio.get_running_loop()
+        links = self._links()
+        hello = _Countdown(p.n, loop.create_future())
+        self.cmds = [asyncio.Queue() for _ in range(p.n)]
+        fns = p.fn["loop"]
+        self.tasks = [asyncio.create_task(_loop_serve(i, fns[i], links[i], self.cmds[i], hello)) for i in range(p.n)]
+        await hello.fut  # every task has run up to its first wait
+
+    async def _warm_run(self):
+        p = self.plan
+        cmds, args = self.cmds, p.args
+        outs = [None] * p.n
+        done = _Countdown(p.n, asyncio.get_running_loop().create_future())
+        c0 = _cpu_ns()
+        t0 = _mono()
+        for i in p.order:
+            cmds[i].put_nowait((args[i], done, outs))
+        await done.fut
+        t1 = _mono()
+        c1 = _cpu_ns()
+        return t1 - t0, c1 - c0, outs
+
+    async def _cold_main(self):
+        p = self.plan
+        links = self._links()
+        fns = p.fn["loop"]
+        return await asyncio.gather(*[fns[i](*links[i], *p.args[i]) for i in range(p.n)])
+
+    async def _stop(self):
+        for q in self.cmds:
+            q.put_nowait(None)
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def setup(self):
+        if self.warm:
+            # The loop and its tasks live across runs: between runs the loop
+            # is stopped with every task suspended on its command queue; a run
+            # runs the loop until the work is done. The timed region is
+            # measured inside the loop, from handing out the work.
+            self.runner = self.Runner(loop_factory=self.factory)
+            self.runner.run(self._start())
+
+    def run(self):
+        if self.warm:
+            elapsed, cpu, outs = self.runner.run(self._warm_run())
+            return elapsed, cpu, outs, 0
+        c0 = _cpu_ns()
+        t0 = _mono()
+        # asyncio.run's work: create the loop, run, cancel leftovers, close.
+        with self.Runner(loop_factory=self.factory) as runner:
+            outs = runner.run(self._cold_main())
+        t1 = _mono()
+        c1 = _cpu_ns()
+        return t1 - t0, c1 - c0, outs, 0
+
+    def stop(self):
+        if self.runner is not None:
+            self.runner.run(self._stop())
+            self.runner.close()
+            self.runner = None
+
+
+# --------------------------------------------------------------------------
+# model=process: multiprocessing, one process per worker or pipeline node.
+
+_PROCS = []       # live worker processes (killed on an error exit)
+_HELD_FDS = set()  # driver-held pipe ends a forked worker must close
+
+
+def _recv_reply(i, conn):
+    try:
+        msg = conn.recv()
+    except EOFError:
+        raise DriverError("worker %d exited without a result" % i) from None
+    if msg[0] != "ok":
+        raise DriverError("worker %d: %s" % (i, msg[1]))
+    return msg
+
+
+def _collect_conns(conns, any_order):
+    """Every worker's reply. Independent workers (primes, sleep) are read in
+    order: one blocking read each, the cheapest. Pipeline nodes depend on
+    each other -- a failing sink leaves its upstream blocked -- so their
+    replies are taken as they come, to fail at the first error."""
+    out = [None] * len(conns)
+    if not any_order:
+        for i, c in enumerate(conns):
+            out[i] = _recv_reply(i, c)
+        return out
+    pending = {c: i for i, c in enumerate(conns)}
+    while pending:
+        for c in multiprocessing.connection.wait(list(pending)):
+            i = pending.pop(c)
+            out[i] = _recv_reply(i, c)
+    return out
+
+
+class ProcessModel:
+    def __init__(self, plan, warm, start_method):
+        self.plan, self.warm, self.method = plan, warm, start_method
+        self.ctx = multiprocessing.get_context(start_method)
+        self.fork = start_method == "fork"
+
+    def _links(self):
+        links = self.plan.links(lambda: self.ctx.Pipe(duplex=False))
+        for l in links:
+            for c in l:
+                _HELD_FDS.add(c.fileno())
+        return links
+
+    def _start(self, target, own, mine, args):
+        """Start a worker given the pipe ends `own`; `mine` are the driver's
+        ends of the worker's own pipes (a forked worker must not hold them)."""
+        close = ()
+        if self.fork:
+            close = sorted(_HELD_FDS.difference(c.fileno() for c in own).union(c.fileno() for c in mine))
+        p = self.ctx.Process(target=target, args=(close,) + args, daemon=True)
+        p.start()
+        _PROCS.append(p)
+        return p
+
+    @staticmethod
+    def _release(conns):
+        for c in conns:
+            _HELD_FDS.discard(c.fileno())
+            c.close()
+
+    def setup(self):
+        # multiprocessing's helper processes are the runtime's, not the
+        # workers': start them now, or the first cold run would pay for them.
+        if self.method == "forkserver":
+            from multiprocessing import forkserver
+            forkserver.ensure_running()  # also starts the resource tracker
+        elif self.method == "spawn":
+            from multiprocessing import resource_tracker
+            resource_tracker.ensure_running()
+        if not self.warm:
+            return
+        p = self.plan
+        links = self._links()
+        fns = p.fn["process"]
+        self.cmds, self.results, self.procs = [], [], []
+        for i in range(p.n):
+            cmd_r, cmd_w = self.ctx.Pipe(duplex=False)
+            res_r, res_w = self.ctx.Pipe(duplex=False)
+            own = (cmd_r, res_w) + links[i]
+            self.procs.append(self._start(_proc_serve, own, (cmd_w, res_r), (cmd_r, res_w, fns[i], links[i])))
+            cmd_r.close()
+            res_w.close()
+            self._release(links[i])
+            _HELD_FDS.add(cmd_w.fileno())
+            self.cmds.append(cmd_w)
+            self.results.append(res_r)
+        for i, r in enumerate(self.results):  # every hello
+            try:
+                r.recv()
+            except EOFError:
+                raise DriverError("worker %d exited at start" % i) from None
+
+    def run(self):
+        p = self.plan
+        pipeline = p.workload == "pipeline"
+        if self.warm:
+            cmds, args = self.cmds, p.args
+            c0 = _cpu_ns()
+            t0 = _mono()
+            for i in p.order:
+                cmds[i].send(args[i])
+            replies = _collect_conns(self.results, pipeline)
+            t1 = _mono()
+            c1 = _cpu_ns()
+            # Each worker's own CPU time over its work, reported with its reply.
+            cpu = c1 - c0 + sum(r[2] for r in replies)
+            # Peaks, asked for after the timed region: the pool's workers.
+            for c in cmds:
+                c.send("stats")
+            rss = 0
+            for i, r in enumerate(self.results):
+                try:
+                    rss += r.recv()
+                except EOFError:
+                    raise DriverError("worker %d exited" % i) from None
+            return t1 - t0, cpu, [r[1] for r in replies], rss
+        fns = p.fn["process"]
+        c0 = _cpu_ns()
+        k0 = _cpu_ns(resource.RUSAGE_CHILDREN)
+        t0 = _mono()
+        links = self._links()
+        procs, results = [], []
+        for i in range(p.n):
+            res_r, res_w = self.ctx.Pipe(duplex=False)
+            procs.append(self._start(_proc_once, (res_w,) + links[i], (res_r,), (res_w, fns[i], links[i] + p.args[i])))
+            res_w.close()  # before the next fork: only the worker holds it
+            self._release(links[i])
+            results.append(res_r)
+        replies = _collect_conns(results, pipeline)
+        for pr in procs:
+            pr.join()  # reaps it: its CPU time joins RUSAGE_CHILDREN
+        t1 = _mono()
+        c1 = _cpu_ns()
+        k1 = _cpu_ns(resource.RUSAGE_CHILDREN)
+        for r in results:
+            r.close()
+        del _PROCS[:]
+        if self.method == "forkserver":
+            # forkserver's workers are the server's children, not ours: count
+            # the CPU time each reported at the end of its work instead.
+            cpu = c1 - c0 + sum(r[2] for r in replies)
+        else:
+            cpu = c1 - c0 + k1 - k0
+        return t1 - t0, cpu, [r[1] for r in replies], sum(r[3] for r in replies)
+
+    def stop(self):
+        if not self.warm:
+            return
+        for c in self.cmds:
+            _HELD_FDS.discard(c.fileno())
+            c.close()  # EOF: the worker exits
+        deadline = time.monotonic() + 10
+        for pr in self.procs:
+            pr.join(max(0.0, deadline - time.monotonic()))
+        for pr in self.procs:
+            if pr.exitcode is None:
+                pr.kill()
+                pr.join(1)
+        del _PROCS[:]
+
+
+# --------------------------------------------------------------------------
+# Arguments
+
+
+class ArgError(Exception):
+    pass
+
+
+_WORKLOAD_KEYS = {
+    "primes": ("ranges",),
+    "sleep": ("tasks", "concurrency", "sleep_ns"),
+    "pipeline": ("stages", "messages", "payload_bytes"),
+}
+_KEYS = {"workload", "model", "start", "start_method", "event_loop"}.union(*_WORKLOAD_KEYS.values())
+
+
+def _uint(key, s, lo):
+    if not s.isascii() or not s.isdigit():
+        raise ArgError("%s=%s: want a decimal integer" % (key, s))
+    v = int(s)
+    if v < lo:
+        raise ArgError("%s=%s: want at least %d" % (key, s, lo))
+    return v
+
+
+def parse_args(argv):
+    kv = {}
+    for a in argv:
+        k, eq, v = a.partition("=")
+        if not eq:
+            raise ArgError("argument %r: want key=value" % a)
+        if k not in _KEYS:
+            raise ArgError("unknown key %r" % k)
+        if k in kv:
+            raise ArgError("key %r given twice" % k)
+        kv[k] = v
+    for k in ("workload", "model", "start"):
+        if k not in kv:
+            raise ArgError("missing key %r" % k)
+    choices = {"workload": tuple(_WORKLOAD_KEYS), "model": ("process", "thread", "loop"),
+               "start": ("warm", "cold"), "start_method": ("fork", "spawn", "forkserver"),
+               "event_loop": ("asyncio", "uvloop")}
+    for k, allowed in choices.items():
+        if k in kv and kv[k] not in allowed:
+            raise ArgError("%s=%s: want one of %s" % (k, kv[k], "|".join(allowed)))
+    cfg = {"workload": kv["workload"], "model": kv["model"], "start": kv["start"]}
+    w = cfg["workload"]
+    for k in kv:
+        if k in _KEYS - {"workload", "model", "start", "start_method", "event_loop"} and k not in _WORKLOAD_KEYS[w]:
+            raise ArgError("key %r does not apply to workload=%s" % (k, w))
+    for k in _WORKLOAD_KEYS[w]:
+        if k not in kv:
+            raise ArgError("workload=%s needs key %r" % (w, k))
+    if "start_method" in kv and cfg["model"] != "process":
+        raise ArgError("start_method applies to model=process only")
+    if "event_loop" in kv and cfg["model"] != "loop":
+        raise ArgError("event_loop applies to model=loop only")
+    cfg["start_method"] = kv.get("start_method", "fork")
+    cfg["event_loop"] = kv.get("event_loop", "asyncio")
+    if w == "primes":
+        ranges = []
+        for r in kv["ranges"].split(","):
+            lo, dash, hi = r.partition("-")
+            if not dash:
+                raise ArgError("ranges: %r: want LO-HI" % r)
+            lo, hi = _uint("ranges", lo, 2), _uint("ranges", hi, 2)
+            if hi < lo:
+                raise ArgError("ranges: %r: HI < LO" % r)
+            ranges.append((lo, hi))
+        cfg["ranges"] = ranges
+    elif w == "sleep":
+        cfg["tasks"] = _uint("tasks", kv["tasks"], 1)
+        cfg["concurrency"] = _uint("concurrency", kv["concurrency"], 1)
+        cfg["sleep_ns"] = _uint("sleep_ns", kv["sleep_ns"], 0)
+        if cfg["concurrency"] > cfg["tasks"]:
+            raise ArgError("concurrency=%d > tasks=%d" % (cfg["concurrency"], cfg["tasks"]))
+    else:
+        cfg["stages"] = _uint("stages", kv["stages"], 0)
+        cfg["messages"] = _uint("messages", kv["messages"], 1)
+        cfg["payload_bytes"] = _uint("payload_bytes", kv["payload_bytes"], 1)
+    return cfg
+
+
+# --------------------------------------------------------------------------
+# Identity, output, the command loop
+
+
+def identity():
+    import json
+    import sysconfig
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    if is_gil_enabled is not None:
+        gil = bool(is_gil_enabled())
+    elif not free_threaded:
+        gil = True
+    else:
+        gil = None
+    try:
+        import uvloop
+        uv, uv_err = str(uvloop.__version__), ""
+    except Exception as e:
+        uv, uv_err = "", _errmsg(e)
+    return json.dumps({
+        "executable": sys.executable,
+        "version": _oneline(sys.version),
+        "implementation": sys.implementation.name,
+        "gil_enabled": gil,
+        "free_threaded_build": free_threaded,
+        "config_args": sysconfig.get_config_var("CONFIG_ARGS") or "",
+        "cflags": sysconfig.get_config_var("CFLAGS") or "",
+        "uvloop": uv,
+        "uvloop_error": uv_err,
+        "default_start_method": multiprocessing.get_context().get_start_method(),
+        "start_methods": multiprocessing.get_all_start_methods(),
+    })
+
+
+def _emit(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()  # also: a forked worker must find no buffered output
+
+
+def _join(values):
+    return ",".join(str(v) for v in values) if values else "-"
+
+
+def format_result(elapsed, cpu, peak, f):
+    spans = f["spans"]
+    return " ".join([
+        "result",
+        "elapsed_ns=%d" % elapsed,
+        "cpu_ns=%d" % cpu,
+        "peak_rss_b=%d" % peak,
+        "pids=" + _join(sorted(f["pids"])),
+        "tids=" + _join(sorted(f["tids"])),
+        "counts=" + (_join(f["counts"]) if f["counts"] is not None else "-"),
+        "slept=%d" % f["slept"],
+        "spans=" + (",".join("%d:%d" % s for s in spans) if spans else "-"),
+        "received=%d" % f["received"],
+    ])
+
+
+def _die(msg):
+    """error <msg>, exit 1: kill the workers first (never leave them behind)."""
+    for p in _PROCS:
+        try:
+            p.kill()
+        except Exception:
+            pass
+    try:
+        _emit("error " + _oneline(msg))
+    except Exception:
+        pass
+    for p in _PROCS:
+        try:
+            p.join(1)
+        except Exception:
+            pass
+    os._exit(1)  # no interpreter shutdown: threads may be blocked for good
+
+
+def main(argv):
+    if argv == ["--identity"]:
+        print(identity(), flush=True)
+        return 0
+    try:
+        cfg = parse_args(argv)
+    except ArgError as e:
+        _die(e)
+    if cfg["model"] == "loop" and cfg["event_loop"] == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except Exception as e:
+            _die("uvloop: %s" % _errmsg(e))
+    try:
+        plan = Plan(cfg)
+        warm = cfg["start"] == "warm"
+        if cfg["model"] == "thread":
+            model = ThreadModel(plan, warm)
+        elif cfg["model"] == "loop":
+            model = LoopModel(plan, warm, cfg["event_loop"])
+        else:
+            model = ProcessModel(plan, warm, cfg["start_method"])
+        model.setup()
+        _emit("ready")
+        readline = sys.stdin.readline
+        while True:
+            line = readline()
+            if not line:
+                break  # EOF
+            cmd = line.strip()
+            if cmd == "run":
+                _reset_hwm()
+                elapsed, cpu, outs, workers_rss = model.run()
+                fields = plan.collect(outs)
+                _emit(format_result(elapsed, cpu, _hwm_bytes() + workers_rss, fields))
+            elif cmd == "quit":
+                break
+            elif cmd:
+                raise DriverError("unknown command %r" % cmd)
+        model.stop()
+    except DriverError as e:
+        _die(e)
+    except BaseException as e:
+        _die(_errmsg(e))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
