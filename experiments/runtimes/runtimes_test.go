@@ -226,3 +226,26 @@ func TestDriverErrors(t *testing.T) {
 		t.Errorf("Start with an unknown key: %v; want an error naming it", err)
 	}
 }
+
+// TestPeakRSSIsTheDriversOwn: a driver reports its own peak resident set,
+// not that of the process that started it (Linux carries getrusage's
+// ru_maxrss across execve; VmHWM starts afresh).
+func TestPeakRSSIsTheDriversOwn(t *testing.T) {
+	const big = 256 << 20
+	ballast := make([]byte, big)
+	for i := 0; i < len(ballast); i += 4096 {
+		ballast[i] = 1 // resident in this process when the driver starts
+	}
+	w, _ := primes.NewJob(1000, 1, primes.Replicate)
+	for _, rt := range []matrix.Runtime{cpython, native} {
+		t.Run(rt.Name, func(t *testing.T) {
+			p := prepared(t, rt)
+			for _, r := range modeltest.Run(t, runtimes.Model{Prepared: p, Cell: cell(rt, "thread", "warm")}, w, 1) {
+				if r.ChildPeakRSS <= 0 || r.ChildPeakRSS >= big/2 {
+					t.Errorf("peak RSS %d MiB; want the driver's own, far below the %d MiB of the process that started it", r.ChildPeakRSS>>20, big>>20)
+				}
+			}
+		})
+	}
+	ballast[len(ballast)-1] = 1
+}

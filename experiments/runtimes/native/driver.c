@@ -29,6 +29,9 @@
  * waiting before "ready"; each run releases them (a byte on each process's
  * command pipe; a futex generation counter for threads) and the timed region
  * ends when the last result is in.
+ *
+ * workload=echo (a TCP echo server on the listening socket inherited as
+ * descriptor 3) is organised differently: see its section below.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -44,10 +47,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/types.h>
@@ -58,8 +66,31 @@
 /* ------------------------------------------------------------------ */
 /* Configuration                                                      */
 
-enum { W_PRIMES, W_SLEEP, W_PIPELINE };
+enum { W_PRIMES, W_SLEEP, W_PIPELINE, W_ECHO };
 enum { M_PROCESS, M_THREAD, M_LOOP };
+
+
+/* self_peak_rss is this process's peak resident set (VmHWM), in bytes.
+ * Not getrusage's ru_maxrss: Linux carries that across execve, so a driver
+ * would report the peak of the process that launched it. */
+static int64_t self_peak_rss(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	int64_t kb = -1;
+	if (f) {
+		while (fgets(line, sizeof line, f))
+			if (sscanf(line, "VmHWM: %" SCNd64 " kB", &kb) == 1)
+				break;
+		fclose(f);
+	}
+	if (kb < 0) {
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		kb = ru.ru_maxrss;
+	}
+	return kb * 1024;
+}
 
 static int workload = -1, model = -1, warm = -1;
 
@@ -80,6 +111,11 @@ static long stages, messages, payload_bytes;
 static unsigned char *pattern; /* pattern[j] = 7*j mod 256, payload_bytes + 256 bytes */
 static long received;          /* payloads the sink accepted in the last run */
 
+/* echo (payload_bytes above; requests, payload_bytes and think_ns only tell
+ * what the load generator will do) */
+static long connections, requests, think_ns;
+static long served; /* connections the last run accepted, echoed to EOF and closed */
+
 /* Workers: nranges (primes), conc (sleep) or stages + 2 (pipeline). */
 static int nunits;
 typedef struct {
@@ -92,6 +128,12 @@ static int is_child; /* set in forked workers: they never write to stdout */
 
 /* Child processes alive, so that an error can kill and reap them. */
 static pid_t *live;
+
+/* echo, model=process: every child alive, as a bitmap indexed by pid (the
+ * servers forked per connection come and go by the thousand). */
+static uint64_t *pidmap;
+static long pidmap_words;
+static void kill_children(void);
 
 /* ------------------------------------------------------------------ */
 /* Errors and small helpers                                           */
@@ -126,6 +168,8 @@ static _Noreturn void die(const char *fmt, ...)
 				while (waitpid(live[i], NULL, 0) < 0 && errno == EINTR)
 					;
 	}
+	if (pidmap)
+		kill_children();
 	printf("error %s\n", msg);
 	fflush(stdout);
 	_exit(1);
@@ -734,7 +778,7 @@ static void process_run(int64_t *elapsed, int64_t *cpu, int64_t *rss)
 	struct rusage ru1 = self_usage();
 	*elapsed = t1 - t0;
 	*cpu = ru_cpu_ns(&ru1) - ru_cpu_ns(&ru0) + child_cpu;
-	*rss = (int64_t)ru1.ru_maxrss * 1024 + child_rss;
+	*rss = self_peak_rss() + child_rss;
 }
 
 static void process_stop(void)
@@ -1004,7 +1048,7 @@ static void thread_run(int64_t *elapsed, int64_t *cpu, int64_t *rss)
 	struct rusage ru1 = self_usage();
 	*elapsed = t1 - t0;
 	*cpu = ru_cpu_ns(&ru1) - ru_cpu_ns(&ru0);
-	*rss = (int64_t)ru1.ru_maxrss * 1024;
+	*rss = self_peak_rss();
 	pthread_mutex_lock(&terr_mu);
 	if (terr[0])
 		die("%s", terr);
@@ -1308,7 +1352,7 @@ static void loop_run(int64_t *elapsed, int64_t *cpu, int64_t *rss)
 	struct rusage ru1 = self_usage();
 	*elapsed = t1 - t0;
 	*cpu = ru_cpu_ns(&ru1) - ru_cpu_ns(&ru0);
-	*rss = (int64_t)ru1.ru_maxrss * 1024;
+	*rss = self_peak_rss();
 }
 
 static void loop_stop(void)
@@ -1321,9 +1365,967 @@ static void loop_stop(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* workload=echo: a TCP echo server on the inherited listening socket */
+
+/*
+ * The driver inherits a bound, listening TCP socket (blocking) as descriptor
+ * 3 and never closes it. Every run serves exactly `connections` connections:
+ * accept, echo every byte as it arrives (read up to 64 KiB, write it all
+ * back) until the client's EOF, close. requests, payload_bytes and think_ns
+ * only say what the load generator (outside the driver) will do.
+ *
+ *   thread   warm: a pool of min(N, 20000) threads created before "ready",
+ *            each blocking in accept4() on descriptor 3 (the kernel hands
+ *            each connection to one waiting thread), serving it to EOF and
+ *            accepting again, for ever. A tally (under a mutex) counts the
+ *            connections served since the start; a run ends when it has
+ *            grown by N, so that a connection that comes early belongs to
+ *            the next run. cold: the driver's thread accepts N connections
+ *            and creates a thread for each; the run ends when all N are
+ *            served and the threads joined.
+ *   loop     the driver's thread: one epoll instance, the listening socket
+ *            and the connections non-blocking, level-triggered; a short
+ *            write parks the rest of the echo and waits for EPOLLOUT
+ *            (nothing more is read from that connection until it is out).
+ *            At most N accepts per run: the listener is disarmed after the
+ *            N-th, and the run ends when those N are closed. warm: the epoll
+ *            instance and the listener's registration are made before
+ *            "ready"; cold: inside the run.
+ *   process  warm: a pool of min(N, 1024) processes forked before "ready",
+ *            each blocking in accept() on descriptor 3, and reporting every
+ *            connection it served (pid, tid, its CPU time and peak RSS so
+ *            far) on one pipe shared by all (a record is shorter than
+ *            PIPE_BUF: written atomically); the driver counts them.
+ *            cold: the driver accepts and forks one process per connection,
+ *            which serves it, reports it and exits; the driver reaps them
+ *            inside the run (wait4: their CPU time and peak RSS).
+ *
+ * A connection that fails (a client's reset, any error) is an error of the
+ * run. A line on stdin during a run (stdin being a pipe or a socket) means
+ * the reader gave up on the run: quit or EOF stops everything (workers
+ * killed or left to exit with the driver) and exits 0 without answering;
+ * any other line is a protocol error. At quit the warm thread pool is woken
+ * by shutdown(3, SHUT_RD) (the caller makes a fresh socket per driver) and
+ * joined; worker processes are killed and reaped.
+ */
+#define LISTEN_FD 3
+#define ECHO_BUF (64 * 1024)
+#define ECHO_THREAD_CAP 20000
+#define ECHO_PROCESS_CAP 1024
+#define ECHO_STACK (64 * 1024 + ECHO_BUF) /* a thread's buffer is on its stack */
+
+static int stdin_watched;                /* fd 0 is a pipe or a socket: watched during a run */
+static unsigned char echo_buf[ECHO_BUF]; /* the loop's buffer; every server process's own copy */
+
+/* echo_serve echoes connection c until its EOF: 0, or -1 with why filled. */
+static int echo_serve(int c, unsigned char *buf, char *why, size_t whyn)
+{
+	for (;;) {
+		ssize_t r = read(c, buf, ECHO_BUF);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(why, whyn, "read: %s", strerror(errno));
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+		if (write_full(c, buf, (size_t)r) != 0) {
+			snprintf(why, whyn, "write: %s", strerror(errno));
+			return -1;
+		}
+	}
+}
+
+/* The children of model=process, as a bitmap indexed by pid. */
+static void pidmap_init(void)
+{
+	long max = 4194304; /* PID_MAX_LIMIT on 64-bit Linux */
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+	if (f) {
+		long v;
+		if (fscanf(f, "%ld", &v) == 1 && v > 0 && v < max)
+			max = v;
+		fclose(f);
+	}
+	pidmap_words = max / 64 + 1;
+	pidmap = xcalloc((size_t)pidmap_words, sizeof *pidmap);
+}
+
+static void pid_set(pid_t p)
+{
+	if (p / 64 >= pidmap_words) {
+		kill(p, SIGKILL);
+		die("child pid %d is past /proc/sys/kernel/pid_max as read at start", (int)p);
+	}
+	pidmap[p / 64] |= 1ULL << (p % 64);
+}
+
+static void pid_clear(pid_t p)
+{
+	if (p / 64 < pidmap_words)
+		pidmap[p / 64] &= ~(1ULL << (p % 64));
+}
+
+/* kill_children kills every child still alive and reaps it. */
+static void kill_children(void)
+{
+	for (long i = 0; i < pidmap_words; i++)
+		for (uint64_t m = pidmap[i]; m; m &= m - 1)
+			kill((pid_t)(i * 64 + __builtin_ctzll(m)), SIGKILL);
+	for (long i = 0; i < pidmap_words; i++) {
+		for (uint64_t m = pidmap[i]; m; m &= m - 1) {
+			pid_t p = (pid_t)(i * 64 + __builtin_ctzll(m));
+			while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+		pidmap[i] = 0;
+	}
+}
+
+/* stdin_during_run handles a line (or EOF) on stdin while a run is under
+ * way: the reader has given up on the run. */
+static _Noreturn void stdin_during_run(long done)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, stdin);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = 0;
+	if (n >= 0 && strcmp(line, "quit") != 0)
+		die("command %.64s during a run (%ld of %ld connections served); want quit, EOF or nothing", line, done, connections);
+	fprintf(stderr, "driver: %s during a run, after %ld of %ld connections served: stopping\n", n < 0 ? "EOF on stdin" : "quit", done, connections);
+	if (pidmap)
+		kill_children();
+	fflush(stdout);
+	_exit(0);
+}
+
+/* ---- model=thread ---- */
+
+static pthread_mutex_t tally_mu = PTHREAD_MUTEX_INITIALIZER;
+static long tally, tally_target; /* served since the start; the run ends at target */
+static idpair_t *tally_ids;      /* connection g's server at g mod 2N */
+static char tally_err[256];      /* a server thread's first error */
+static int tally_efd = -1;       /* eventfd: the target is reached, or an error */
+static atomic_int *tactive;      /* warm: the connection each worker serves, or -1 */
+static int tpool_n;                /* warm: pool size */
+static long taccepted;           /* cold: threads created this run */
+
+static void tally_wake(void)
+{
+	uint64_t one = 1;
+	while (write(tally_efd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+}
+
+static void tally_add(int tid)
+{
+	pthread_mutex_lock(&tally_mu);
+	idpair_t *slot = &tally_ids[tally % (2 * connections)];
+	slot->pid = (int)driver_pid;
+	slot->tid = tid;
+	int wake = ++tally == tally_target;
+	pthread_mutex_unlock(&tally_mu);
+	if (wake)
+		tally_wake();
+}
+
+static void tally_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void tally_fail(const char *fmt, ...)
+{
+	char msg[sizeof tally_err];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&tally_mu);
+	if (!tally_err[0])
+		memcpy(tally_err, msg, sizeof msg);
+	pthread_mutex_unlock(&tally_mu);
+	tally_wake();
+}
+
+/* tally_check fails the run with a server thread's error; it stores how
+ * many connections the run has had in *got and returns whether that is all. */
+static int tally_check(long *got)
+{
+	char err[sizeof tally_err];
+	pthread_mutex_lock(&tally_mu);
+	memcpy(err, tally_err, sizeof err);
+	int done = tally >= tally_target;
+	*got = tally - (tally_target - connections);
+	pthread_mutex_unlock(&tally_mu);
+	if (err[0])
+		die("%s", err);
+	return done;
+}
+
+/* tally_poll waits for news: the eventfd, stdin, or (accepting) the
+ * listening socket. */
+static void tally_poll(int accepting)
+{
+	long got;
+	struct pollfd pf[3] = {{.fd = tally_efd, .events = POLLIN}};
+	int n = 1, si = -1;
+	if (stdin_watched) {
+		si = n;
+		pf[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
+	}
+	if (accepting)
+		pf[n++] = (struct pollfd){.fd = LISTEN_FD, .events = POLLIN};
+	if (poll(pf, (nfds_t)n, -1) < 0) {
+		if (errno == EINTR)
+			return;
+		die("poll: %s", strerror(errno));
+	}
+	if (pf[0].revents) {
+		uint64_t v;
+		if (read(tally_efd, &v, sizeof v) < 0 && errno != EAGAIN)
+			die("eventfd: %s", strerror(errno));
+	}
+	if (si >= 0 && pf[si].revents) {
+		tally_check(&got);
+		stdin_during_run(got);
+	}
+}
+
+/* echo_worker is a warm pool thread: accept, serve, again. */
+static void *echo_worker(void *arg)
+{
+	int w = (int)(intptr_t)arg, tid = gettid_();
+	unsigned char buf[ECHO_BUF];
+	char why[160];
+	if (atomic_fetch_add(&t_up, 1) + 1 == tpool_n)
+		futex_wake(&t_up, 1);
+	for (;;) {
+		int c = accept4(LISTEN_FD, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0) {
+			if (atomic_load(&t_stop))
+				return NULL; /* shutdown(3, SHUT_RD) at quit: EINVAL */
+			if (errno == EINTR)
+				continue;
+			tally_fail("accept (server thread %d): %s", tid, strerror(errno));
+			return NULL;
+		}
+		atomic_store(&tactive[w], c);
+		if (atomic_load(&t_stop)) {
+			atomic_store(&tactive[w], -1);
+			close(c);
+			return NULL;
+		}
+		int bad = echo_serve(c, buf, why, sizeof why);
+		atomic_store(&tactive[w], -1);
+		close(c);
+		if (atomic_load(&t_stop))
+			return NULL;
+		if (bad)
+			tally_fail("connection served by thread %d: %s", tid, why);
+		else
+			tally_add(tid);
+	}
+}
+
+/* echo_conn_thread serves one connection (cold). */
+static void *echo_conn_thread(void *arg)
+{
+	int c = (int)(intptr_t)arg, tid = gettid_();
+	unsigned char buf[ECHO_BUF];
+	char why[160];
+	int bad = echo_serve(c, buf, why, sizeof why);
+	close(c);
+	if (bad)
+		tally_fail("connection served by thread %d: %s", tid, why);
+	else
+		tally_add(tid);
+	return NULL;
+}
+
+static void echo_thread_init(void)
+{
+	tally_ids = xcalloc((size_t)connections * 2, sizeof *tally_ids);
+	tally_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (tally_efd < 0)
+		die("eventfd: %s", strerror(errno));
+	int e = pthread_attr_setstacksize(&tattr, ECHO_STACK);
+	if (e != 0)
+		die("pthread_attr_setstacksize: %s", strerror(e));
+}
+
+static void echo_thread_start(void)
+{
+	if (!warm)
+		return;
+	tpool_n = connections < ECHO_THREAD_CAP ? (int)connections : ECHO_THREAD_CAP;
+	tactive = xcalloc((size_t)tpool_n, sizeof *tactive);
+	for (int w = 0; w < tpool_n; w++)
+		atomic_init(&tactive[w], -1);
+	for (int w = 0; w < tpool_n; w++) {
+		int e = pthread_create(&threads[w], &tattr, echo_worker, (void *)(intptr_t)w);
+		if (e != 0)
+			die("pthread_create (server thread %d of %d): %s", w, tpool_n, strerror(e));
+	}
+	int u;
+	while ((u = atomic_load(&t_up)) != tpool_n)
+		futex_wait(&t_up, u);
+}
+
+static void echo_thread_run(int64_t *elapsed, int64_t *cpu, int64_t *rss)
+{
+	long got = 0;
+	struct rusage ru0 = self_usage();
+	int64_t t0 = now_ns();
+	pthread_mutex_lock(&tally_mu);
+	tally_target += connections;
+	pthread_mutex_unlock(&tally_mu);
+	if (!warm) {
+		/* The acceptor: the listening socket is non-blocking, so that
+		 * the driver's thread can watch stdin and the threads' errors
+		 * when no connection is waiting. */
+		for (taccepted = 0; taccepted < connections;) {
+			int c = accept4(LISTEN_FD, NULL, NULL, SOCK_CLOEXEC);
+			if (c < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN && errno != EWOULDBLOCK)
+					die("accept: %s", strerror(errno));
+				tally_check(&got);
+				tally_poll(1);
+				continue;
+			}
+			int e = pthread_create(&threads[taccepted], &tattr, echo_conn_thread, (void *)(intptr_t)c);
+			if (e != 0)
+				die("pthread_create (connection %ld of %ld): %s", taccepted + 1, connections, strerror(e));
+			taccepted++;
+		}
+	}
+	while (!tally_check(&got))
+		tally_poll(0);
+	if (!warm) {
+		for (long i = 0; i < taccepted; i++) {
+			int e = pthread_join(threads[i], NULL);
+			if (e != 0)
+				die("pthread_join: %s", strerror(e));
+		}
+	}
+	int64_t t1 = now_ns();
+	struct rusage ru1 = self_usage();
+	*elapsed = t1 - t0;
+	*cpu = ru_cpu_ns(&ru1) - ru_cpu_ns(&ru0);
+	*rss = self_peak_rss();
+	pthread_mutex_lock(&tally_mu);
+	for (long k = 0; k < connections; k++)
+		ids[k] = tally_ids[(tally_target - connections + k) % (2 * connections)];
+	pthread_mutex_unlock(&tally_mu);
+	served = connections;
+}
+
+static void echo_thread_stop(void)
+{
+	if (!warm)
+		return;
+	atomic_store(&t_stop, 1);
+	/* Wake every thread blocked in accept (it fails with EINVAL) and
+	 * every one inside a connection (its read returns 0 or fails). */
+	shutdown(LISTEN_FD, SHUT_RD);
+	for (int w = 0; w < tpool_n; w++) {
+		int c = atomic_load(&tactive[w]);
+		if (c >= 0)
+			shutdown(c, SHUT_RDWR);
+	}
+	for (int w = 0; w < tpool_n; w++) {
+		int e = pthread_join(threads[w], NULL);
+		if (e != 0)
+			die("pthread_join: %s", strerror(e));
+	}
+}
+
+/* ---- model=loop ---- */
+
+typedef struct {
+	unsigned char *pend; /* the rest of an echo a short write left */
+	size_t off, len;
+} lconn_t;
+
+static lconn_t *lconn; /* indexed by descriptor */
+static int lconn_n;
+static int eep = -1;   /* the epoll instance */
+static int elsn_on;    /* the listener is armed */
+static long eaccepted; /* accepted this run */
+
+static void eep_ctl(int op, int fd, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data = {.fd = fd}};
+	if (epoll_ctl(eep, op, fd, &ev) != 0)
+		die("epoll_ctl(%d, fd %d): %s", op, fd, strerror(errno));
+}
+
+static void echo_loop_open(void)
+{
+	eep = epoll_create1(EPOLL_CLOEXEC);
+	if (eep < 0)
+		die("epoll_create1: %s", strerror(errno));
+	eep_ctl(EPOLL_CTL_ADD, LISTEN_FD, EPOLLIN);
+	elsn_on = 1;
+	if (stdin_watched)
+		eep_ctl(EPOLL_CTL_ADD, 0, EPOLLIN);
+}
+
+static void echo_loop_accept(void)
+{
+	while (eaccepted < connections) {
+		int c = accept4(LISTEN_FD, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			die("accept: %s", strerror(errno));
+		}
+		if (c >= lconn_n)
+			die("accept: descriptor %d is past RLIMIT_NOFILE (%d)", c, lconn_n);
+		eep_ctl(EPOLL_CTL_ADD, c, EPOLLIN);
+		eaccepted++;
+	}
+	/* The run's last connection: leave the rest in the backlog. */
+	eep_ctl(EPOLL_CTL_MOD, LISTEN_FD, 0);
+	elsn_on = 0;
+}
+
+/* echo_loop_conn handles an event of connection c; *done counts the
+ * connections served. */
+static void echo_loop_conn(int c, long *done, idpair_t me)
+{
+	lconn_t *k = &lconn[c];
+	if (k->len) { /* writable again: finish the parked echo first */
+		ssize_t w = write(c, k->pend + k->off, k->len - k->off);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return;
+			die("connection (loop): write: %s", strerror(errno));
+		}
+		k->off += (size_t)w;
+		if (k->off == k->len) {
+			free(k->pend);
+			k->pend = NULL;
+			k->off = k->len = 0;
+			eep_ctl(EPOLL_CTL_MOD, c, EPOLLIN);
+		}
+		return;
+	}
+	for (;;) {
+		ssize_t r = read(c, echo_buf, ECHO_BUF);
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == EINTR)
+				continue;
+			die("connection (loop): read: %s", strerror(errno));
+		}
+		if (r == 0) {
+			close(c); /* and out of the epoll set */
+			ids[*done] = me;
+			++*done;
+			return;
+		}
+		size_t put = 0;
+		while (put < (size_t)r) {
+			ssize_t w = write(c, echo_buf + put, (size_t)r - put);
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				die("connection (loop): write: %s", strerror(errno));
+			}
+			put += (size_t)w;
+		}
+		if (put < (size_t)r) {
+			k->len = (size_t)r - put;
+			k->off = 0;
+			k->pend = xmalloc(k->len);
+			memcpy(k->pend, echo_buf + put, k->len);
+			eep_ctl(EPOLL_CTL_MOD, c, EPOLLOUT);
+			return;
+		}
+		if (r < ECHO_BUF)
+			return; /* drained; level-triggered: more data comes back as an event */
+	}
+}
+
+static void echo_loop_init(void)
+{
+	struct rlimit rl;
+	lconn_n = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (1 << 24) ? (int)rl.rlim_cur : 1 << 20;
+	lconn = xcalloc((size_t)lconn_n, sizeof *lconn);
+}
+
+static void echo_loop_run(int64_t *elapsed, int64_t *cpu, int64_t *rss)
+{
+	struct epoll_event ev[256];
+	long done = 0;
+	struct rusage ru0 = self_usage();
+	int64_t t0 = now_ns();
+	idpair_t me = {(int)driver_pid, gettid_()};
+	if (!warm)
+		echo_loop_open();
+	else if (!elsn_on) {
+		eep_ctl(EPOLL_CTL_MOD, LISTEN_FD, EPOLLIN);
+		elsn_on = 1;
+	}
+	eaccepted = 0;
+	while (done < connections) {
+		int n = epoll_wait(eep, ev, (int)(sizeof ev / sizeof ev[0]), -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("epoll_wait: %s", strerror(errno));
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = ev[i].data.fd;
+			if (fd == LISTEN_FD)
+				echo_loop_accept();
+			else if (fd == 0)
+				stdin_during_run(done);
+			else
+				echo_loop_conn(fd, &done, me);
+		}
+	}
+	if (!warm) {
+		close(eep);
+		eep = -1;
+	}
+	int64_t t1 = now_ns();
+	struct rusage ru1 = self_usage();
+	*elapsed = t1 - t0;
+	*cpu = ru_cpu_ns(&ru1) - ru_cpu_ns(&ru0);
+	*rss = self_peak_rss();
+	served = done;
+}
+
+/* ---- model=process ---- */
+
+enum { REC_HELLO = 1, REC_SERVED, REC_ERROR };
+
+/* A server process's report. */
+typedef struct {
+	int32_t kind;
+	int32_t w;      /* warm: the pool worker; cold: -1 */
+	int32_t pid, tid;
+	int64_t cpu_ns; /* warm: the worker's own user+system time so far */
+	int64_t rss_b;  /* warm: its ru_maxrss, bytes */
+	char msg[200];  /* REC_ERROR: why */
+} erec_t;
+
+_Static_assert(sizeof(erec_t) <= PIPE_BUF, "a report must be written atomically");
+
+#define RBUF_RECS 256
+
+static int rep_r = -1, rep_w = -1; /* the report pipe */
+static int sig_fd = -1;            /* signalfd: SIGCHLD */
+static unsigned char *rbuf;        /* reports read but not yet taken */
+static size_t rlen, rcap;
+static int starting;               /* warm: waiting for the pool's hellos */
+static long hellos, run_served;
+static int ppool; /* warm pool */
+static int64_t *pcpu, *pcpu0, *prss;
+static long paccepted, preaped; /* cold */
+static int64_t preaped_cpu, preaped_rss;
+
+static void rec_send(erec_t *r, int kind, int w, int usage)
+{
+	r->kind = kind;
+	r->w = w;
+	r->pid = (int32_t)getpid();
+	r->tid = (int32_t)gettid_();
+	r->cpu_ns = r->rss_b = 0;
+	if (usage) {
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		r->cpu_ns = ru_cpu_ns(&ru);
+		r->rss_b = (int64_t)ru.ru_maxrss * 1024;
+	}
+	if (write_full(rep_w, r, sizeof *r) != 0)
+		_exit(1); /* the driver is gone */
+}
+
+static void echo_child_setup(void)
+{
+	is_child = 1;
+	/* Die with the driver, even when it is killed with SIGKILL. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != driver_pid)
+		_exit(1);
+	dup2(2, 1); /* a server never holds the driver's stdout */
+}
+
+/* echo_pool_worker is a warm server process. */
+static _Noreturn void echo_pool_worker(int w)
+{
+	erec_t rec;
+	char why[160];
+	memset(&rec, 0, sizeof rec);
+	dup2(devnull, 0);
+	int keep[2] = {LISTEN_FD, rep_w};
+	keep_only(keep, 2);
+	rec_send(&rec, REC_HELLO, w, 1);
+	for (;;) {
+		int c = accept(LISTEN_FD, NULL, NULL);
+		if (c < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(rec.msg, sizeof rec.msg, "accept (server process %d): %s", (int)getpid(), strerror(errno));
+			rec_send(&rec, REC_ERROR, w, 0);
+			_exit(1);
+		}
+		int bad = echo_serve(c, echo_buf, why, sizeof why);
+		close(c);
+		if (bad) {
+			snprintf(rec.msg, sizeof rec.msg, "connection served by process %d: %s", (int)getpid(), why);
+			rec_send(&rec, REC_ERROR, w, 0);
+		} else {
+			rec_send(&rec, REC_SERVED, w, 1);
+		}
+	}
+}
+
+/* echo_conn_child is a cold server process: one connection, then exit. */
+static _Noreturn void echo_conn_child(int c)
+{
+	erec_t rec;
+	char why[160];
+	echo_child_setup();
+	memset(&rec, 0, sizeof rec);
+	int bad = echo_serve(c, echo_buf, why, sizeof why);
+	close(c);
+	if (bad)
+		snprintf(rec.msg, sizeof rec.msg, "connection served by process %d: %s", (int)getpid(), why);
+	rec_send(&rec, bad ? REC_ERROR : REC_SERVED, -1, 0);
+	_exit(bad ? 1 : 0);
+}
+
+/* take_records takes the reports read so far: hellos; errors, which fail
+ * the run; served connections while the run wants more (later ones wait
+ * in rbuf for the next run). */
+static void take_records(void)
+{
+	size_t off = 0, keep = 0;
+	for (; off + sizeof(erec_t) <= rlen; off += sizeof(erec_t)) {
+		erec_t r;
+		memcpy(&r, rbuf + off, sizeof r);
+		if (r.kind == REC_ERROR) {
+			r.msg[sizeof r.msg - 1] = 0;
+			die("%s", r.msg);
+		}
+		if (r.kind == REC_SERVED && (starting || run_served >= connections)) {
+			memmove(rbuf + keep, rbuf + off, sizeof r);
+			keep += sizeof r;
+			continue;
+		}
+		if (r.kind == REC_SERVED) {
+			ids[run_served].pid = r.pid;
+			ids[run_served].tid = r.tid;
+			run_served++;
+		} else if (r.kind == REC_HELLO) {
+			hellos++;
+		} else {
+			die("a server process sent a report of kind %d", (int)r.kind);
+		}
+		if (r.w >= 0 && r.w < ppool) {
+			pcpu[r.w] = r.cpu_ns;
+			prss[r.w] = r.rss_b;
+		}
+	}
+	memmove(rbuf + keep, rbuf + off, rlen - off);
+	rlen = keep + (rlen - off);
+}
+
+/* read_records reads the report pipe (non-blocking) until it is empty, or
+ * (all = 0) the run or the start has what it waits for. */
+static void read_records(int all)
+{
+	for (;;) {
+		if (!all && (starting ? hellos >= ppool : run_served >= connections))
+			return;
+		if (rlen + sizeof(erec_t) > rcap) { /* full of the next run's reports */
+			rcap *= 2;
+			rbuf = realloc(rbuf, rcap);
+			if (!rbuf)
+				die("out of memory (%zu bytes of reports)", rcap);
+		}
+		ssize_t r = read(rep_r, rbuf + rlen, rcap - rlen);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			die("report pipe: read: %s", strerror(errno));
+		}
+		if (r == 0)
+			die("every server process is gone (their report pipe is closed)");
+		rlen += (size_t)r;
+		take_records();
+	}
+}
+
+/* reap reaps the children that ended: the cold run's servers; a warm pool
+ * worker's end, or a cold server's failure, fails the run. */
+static void reap(void)
+{
+	struct signalfd_siginfo si;
+	while (read(sig_fd, &si, sizeof si) > 0)
+		;
+	for (;;) {
+		int st;
+		struct rusage ru;
+		pid_t p = wait4(-1, &st, WNOHANG, &ru);
+		if (p < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECHILD)
+				return;
+			die("wait4: %s", strerror(errno));
+		}
+		if (p == 0)
+			return;
+		pid_clear(p);
+		if (warm || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			read_records(1); /* its last words, if it had any */
+			if (WIFSIGNALED(st))
+				die("server process %d was killed by signal %d", (int)p, WTERMSIG(st));
+			die("server process %d exited with status %d", (int)p, WEXITSTATUS(st));
+		}
+		preaped++;
+		preaped_cpu += ru_cpu_ns(&ru);
+		preaped_rss += (int64_t)ru.ru_maxrss * 1024;
+	}
+}
+
+/* proc_pump waits for news: reports, children's ends, stdin, and
+ * (accepting) a connection. */
+static void proc_pump(int accepting)
+{
+	struct pollfd pf[4] = {{.fd = rep_r, .events = POLLIN}, {.fd = sig_fd, .events = POLLIN}};
+	int n = 2, si = -1;
+	if (stdin_watched) {
+		si = n;
+		pf[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
+	}
+	if (accepting)
+		pf[n++] = (struct pollfd){.fd = LISTEN_FD, .events = POLLIN};
+	if (poll(pf, (nfds_t)n, -1) < 0) {
+		if (errno == EINTR)
+			return;
+		die("poll: %s", strerror(errno));
+	}
+	if (pf[0].revents)
+		read_records(0);
+	if (pf[1].revents)
+		reap();
+	if (si >= 0 && pf[si].revents)
+		stdin_during_run(run_served);
+}
+
+/* proc_accept accepts what is waiting (cold), forking a server for each. */
+static void proc_accept(void)
+{
+	while (paccepted < connections) {
+		int c = accept4(LISTEN_FD, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			die("accept: %s", strerror(errno));
+		}
+		pid_t p = fork();
+		if (p < 0)
+			die("fork (connection %ld of %ld): %s", paccepted + 1, connections, strerror(errno));
+		if (p == 0)
+			echo_conn_child(c);
+		pid_set(p);
+		close(c);
+		paccepted++;
+	}
+}
+
+static void echo_proc_init(void)
+{
+	pidmap_init();
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0)
+		die("pipe: %s", strerror(errno));
+	rep_r = p[0];
+	rep_w = p[1];
+	if (fcntl(rep_r, F_SETFL, O_NONBLOCK) != 0)
+		die("fcntl: %s", strerror(errno));
+	(void)fcntl(rep_w, F_SETPIPE_SZ, PIPE_SIZE);
+	sigset_t m;
+	sigemptyset(&m);
+	sigaddset(&m, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &m, NULL);
+	sig_fd = signalfd(-1, &m, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sig_fd < 0)
+		die("signalfd: %s", strerror(errno));
+	rcap = RBUF_RECS * sizeof(erec_t);
+	rbuf = xmalloc(rcap);
+}
+
+static void echo_proc_start(void)
+{
+	if (!warm)
+		return;
+	ppool = connections < ECHO_PROCESS_CAP ? (int)connections : ECHO_PROCESS_CAP;
+	pcpu = xcalloc((size_t)ppool, sizeof *pcpu);
+	pcpu0 = xcalloc((size_t)ppool, sizeof *pcpu0);
+	prss = xcalloc((size_t)ppool, sizeof *prss);
+	for (int w = 0; w < ppool; w++) {
+		pid_t p = fork();
+		if (p < 0)
+			die("fork (server process %d of %d): %s", w, ppool, strerror(errno));
+		if (p == 0) {
+			echo_child_setup();
+			echo_pool_worker(w);
+		}
+		pid_set(p);
+	}
+	close(rep_w); /* the pool's own: EOF when every worker is gone */
+	rep_w = -1;
+	starting = 1;
+	while (hellos < ppool)
+		proc_pump(0);
+	starting = 0;
+}
+
+static void echo_proc_run(int64_t *elapsed, int64_t *cpu, int64_t *rss)
+{
+	int64_t wcpu = 0, wrss = 0;
+	if (warm)
+		memcpy(pcpu0, pcpu, (size_t)ppool * sizeof *pcpu);
+	struct rusage ru0 = self_usage();
+	int64_t t0 = now_ns();
+	run_served = 0;
+	if (warm) {
+		take_records(); /* the reports of connections that came early */
+		while (run_served < connections)
+			proc_pump(0);
+	} else {
+		paccepted = preaped = 0;
+		preaped_cpu = preaped_rss = 0;
+		proc_accept();
+		while (preaped < connections) {
+			proc_pump(paccepted < connections);
+			if (paccepted < connections)
+				proc_accept();
+		}
+		read_records(1); /* every server has ended: its report is in */
+		if (run_served != connections)
+			die("%ld connections accepted, %ld reported served", paccepted, run_served);
+	}
+	int64_t t1 = now_ns();
+	struct rusage ru1 = self_usage();
+	if (warm) {
+		for (int w = 0; w < ppool; w++) {
+			wcpu += pcpu[w] - pcpu0[w];
+			wrss += prss[w];
+		}
+	} else {
+		wcpu = preaped_cpu;
+		wrss = preaped_rss;
+	}
+	*elapsed = t1 - t0;
+	*cpu = ru_cpu_ns(&ru1) - ru_cpu_ns(&ru0) + wcpu;
+	*rss = self_peak_rss() + wrss;
+	served = run_served;
+}
+
+/* ---- the workload ---- */
+
+static void echo_check_listener(void)
+{
+	int acc = 0;
+	socklen_t len = sizeof acc;
+	if (getsockopt(LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) != 0)
+		die("descriptor 3: %s; workload=echo inherits its listening socket as descriptor 3", strerror(errno));
+	if (!acc)
+		die("descriptor 3 is a socket that is not listening; workload=echo inherits a listening socket as descriptor 3");
+}
+
+static void echo_init(void)
+{
+	struct stat st;
+	stdin_watched = fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+	/* Pools block in accept(); a thread that must watch other things
+	 * (the loop, a cold acceptor) polls a non-blocking socket. The flag
+	 * is the open file's, shared with the caller's descriptor. */
+	int fl = fcntl(LISTEN_FD, F_GETFL);
+	int want = model == M_LOOP || !warm ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+	if (fl < 0 || (want != fl && fcntl(LISTEN_FD, F_SETFL, want) != 0))
+		die("descriptor 3: fcntl: %s", strerror(errno));
+	switch (model) {
+	case M_PROCESS:
+		echo_proc_init();
+		break;
+	case M_THREAD:
+		echo_thread_init();
+		break;
+	case M_LOOP:
+		echo_loop_init();
+		break;
+	}
+}
+
+static void echo_start(void)
+{
+	switch (model) {
+	case M_PROCESS:
+		echo_proc_start();
+		break;
+	case M_THREAD:
+		echo_thread_start();
+		break;
+	case M_LOOP:
+		if (warm)
+			echo_loop_open();
+		break;
+	}
+}
+
+static void echo_run(int64_t *elapsed, int64_t *cpu, int64_t *rss)
+{
+	switch (model) {
+	case M_PROCESS:
+		echo_proc_run(elapsed, cpu, rss);
+		break;
+	case M_THREAD:
+		echo_thread_run(elapsed, cpu, rss);
+		break;
+	case M_LOOP:
+		echo_loop_run(elapsed, cpu, rss);
+		break;
+	}
+}
+
+static void echo_stop(void)
+{
+	switch (model) {
+	case M_PROCESS:
+		kill_children(); /* the warm pool: idle in accept() */
+		break;
+	case M_THREAD:
+		echo_thread_stop();
+		break;
+	case M_LOOP:
+		if (eep >= 0)
+			close(eep);
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Arguments                                                          */
 
-static const char *const known_keys[] = {"workload", "model", "start", "ranges", "tasks", "concurrency", "sleep_ns", "stages", "messages", "payload_bytes"};
+static const char *const known_keys[] = {"workload", "model", "start", "ranges", "tasks", "concurrency", "sleep_ns", "stages", "messages", "payload_bytes", "connections", "requests", "think_ns"};
 enum { NKEYS = sizeof known_keys / sizeof known_keys[0] };
 
 static long parse_num(const char *key, const char *s, long min, long max)
@@ -1408,8 +2410,10 @@ static void parse_args(int argc, char **argv)
 		workload = W_SLEEP;
 	else if (!strcmp(val[0], "pipeline"))
 		workload = W_PIPELINE;
+	else if (!strcmp(val[0], "echo"))
+		workload = W_ECHO;
 	else
-		die("unknown workload %s; want primes, sleep or pipeline", val[0]);
+		die("unknown workload %s; want primes, sleep, pipeline or echo", val[0]);
 	if (!strcmp(val[1], "process"))
 		model = M_PROCESS;
 	else if (!strcmp(val[1], "thread"))
@@ -1426,9 +2430,11 @@ static void parse_args(int argc, char **argv)
 		die("unknown start %s; want warm or cold", val[2]);
 
 	/* Each workload takes exactly its own keys. */
-	static const int own[3][3] = {{3, -1, -1}, {4, 5, 6}, {7, 8, 9}};
+	static const int own[4][4] = {{3, -1, -1, -1}, {4, 5, 6, -1}, {7, 8, 9, -1}, {10, 11, 9, 12}};
 	for (int k = 3; k < NKEYS; k++) {
-		int mine = own[workload][0] == k || own[workload][1] == k || own[workload][2] == k;
+		int mine = 0;
+		for (int i = 0; i < 4; i++)
+			mine |= own[workload][i] == k;
 		if (val[k] && !mine)
 			die("key %s does not apply to workload %s", known_keys[k], val[0]);
 		if (!val[k] && mine)
@@ -1454,6 +2460,13 @@ static void parse_args(int argc, char **argv)
 		messages = parse_num("messages", val[8], 1, 1000000000000L);
 		payload_bytes = parse_num("payload_bytes", val[9], 1, 1L << 30);
 		nunits = (int)stages + 2;
+		break;
+	case W_ECHO:
+		connections = parse_num("connections", val[10], 1, MAX_UNITS);
+		requests = parse_num("requests", val[11], 1, 1000000000000L);
+		payload_bytes = parse_num("payload_bytes", val[9], 1, 1L << 30);
+		think_ns = parse_num("think_ns", val[12], 0, 3600L * 1000000000L);
+		nunits = (int)connections; /* ids: one (pid, tid) per connection */
 		break;
 	}
 }
@@ -1496,6 +2509,7 @@ static void print_result(int64_t elapsed, int64_t cpu, int64_t rss)
 	else
 		fputs("-", stdout);
 	printf(" received=%ld", workload == W_PIPELINE ? received : 0L);
+	printf(" served=%ld", workload == W_ECHO ? served : 0L);
 	say("");
 }
 
@@ -1503,6 +2517,10 @@ static void print_result(int64_t elapsed, int64_t cpu, int64_t rss)
 
 static void start_workers(void)
 {
+	if (workload == W_ECHO) {
+		echo_start();
+		return;
+	}
 	switch (model) {
 	case M_PROCESS:
 		process_start();
@@ -1518,6 +2536,10 @@ static void start_workers(void)
 
 static void stop_workers(void)
 {
+	if (workload == W_ECHO) {
+		echo_stop();
+		return;
+	}
 	switch (model) {
 	case M_PROCESS:
 		process_stop();
@@ -1541,18 +2563,18 @@ static void run_once(void)
 		memset(counts, 0, (size_t)nranges * sizeof *counts);
 	memset(ids, 0, (size_t)nunits * sizeof *ids);
 	received = 0;
-	switch (model) {
-	case M_PROCESS:
+	served = 0;
+	if (workload == W_ECHO)
+		echo_run(&elapsed, &cpu, &rss);
+	else if (model == M_PROCESS)
 		process_run(&elapsed, &cpu, &rss);
-		break;
-	case M_THREAD:
+	else if (model == M_THREAD)
 		thread_run(&elapsed, &cpu, &rss);
-		break;
-	case M_LOOP:
+	else
 		loop_run(&elapsed, &cpu, &rss);
-		break;
-	}
 	/* Verification, also outside the timed region. */
+	if (workload == W_ECHO && served != connections)
+		die("echo: served %ld of %ld connections", served, connections);
 	if (workload == W_PIPELINE && received != messages)
 		die("pipeline: the sink accepted %ld of %ld payloads", received, messages);
 	if (workload == W_SLEEP)
@@ -1575,8 +2597,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	parse_args(argc, argv);
+	if (workload == W_ECHO)
+		echo_check_listener(); /* before we open any descriptor */
 
-	/* Room for many pipes (the process model keeps two per worker). */
+	/* Room for many pipes (the process model keeps two per worker) and
+	 * connections (echo). */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -1598,9 +2623,17 @@ int main(int argc, char **argv)
 		for (long j = 0; j < payload_bytes + 256; j++)
 			pattern[j] = (unsigned char)(7 * j);
 		break;
+	case W_ECHO:
+		break;
 	}
 	switch (model) {
 	case M_PROCESS:
+		if (workload == W_ECHO) { /* its server processes: see echo_init */
+			devnull = open("/dev/null", O_RDWR);
+			if (devnull < 0)
+				die("/dev/null: %s", strerror(errno));
+			break;
+		}
 		live = xcalloc((size_t)nunits, sizeof *live);
 		wpid = xcalloc((size_t)nunits, sizeof *wpid);
 		wcmd = xcalloc((size_t)nunits, sizeof *wcmd);
@@ -1619,6 +2652,8 @@ int main(int argc, char **argv)
 	case M_LOOP:
 		break;
 	}
+	if (workload == W_ECHO)
+		echo_init();
 
 	start_workers();
 	say("ready");
