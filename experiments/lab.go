@@ -17,6 +17,7 @@ import (
 	"concurrency-lab/experiments/models/process"
 	"concurrency-lab/experiments/models/thread"
 	"concurrency-lab/experiments/runtimes"
+	"concurrency-lab/experiments/workloads/echo"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
@@ -42,11 +43,13 @@ func NewModel(ctx context.Context, c matrix.Cell) (model.Model, error) {
 	case "loop":
 		return loop.Model{}, nil
 	case "process":
-		return process.Model{}, nil
+		// A cold echo server forks a worker per connection; a warm one
+		// is a pre-forked pool (the other workloads start the same way).
+		return process.Model{Cold: c.Value("start") == "cold"}, nil
 	case "thread":
-		return thread.Model{}, nil
+		return thread.Model{Cold: c.Value("start") == "cold"}, nil
 	case "thread-gil":
-		return thread.Model{GIL: true, SwitchInterval: c.Duration("switch_interval")}, nil
+		return thread.Model{GIL: true, SwitchInterval: c.Duration("switch_interval"), Cold: c.Value("start") == "cold"}, nil
 	}
 	return nil, fmt.Errorf("%s: no implementation of model %q", c.Name(), c.Model)
 }
@@ -62,6 +65,8 @@ func NewWork(c matrix.Cell) (model.Work, error) {
 		w, err = sleep.NewJob(c.Int("tasks"), c.Int("workers"), time.Duration(c.Int("sleep_ms"))*time.Millisecond)
 	case "pipeline":
 		w, err = pipeline.NewJob(c.Int("stages"), c.Int("messages"), c.Int("payload_bytes"))
+	case "echo":
+		w, err = echo.NewJob(c.Int("connections"), c.Int("requests"), c.Int("payload_bytes"), time.Duration(c.Int("think_ms"))*time.Millisecond)
 	default:
 		err = fmt.Errorf("no implementation of workload %q", c.Workload)
 	}

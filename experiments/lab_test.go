@@ -10,12 +10,14 @@ import (
 	"concurrency-lab/experiments/matrix"
 	"concurrency-lab/experiments/models/process"
 	"concurrency-lab/experiments/runtimes"
+	"concurrency-lab/experiments/workloads/echo"
 )
 
 // TestMain serves as a process-model worker when the process model started
 // this binary as one; otherwise it runs the tests and benchmarks.
 func TestMain(m *testing.M) {
 	process.WorkerMain()
+	echo.LoadMain()
 	code := m.Run()
 	CleanupRuntimes()
 	os.Exit(code)
@@ -115,7 +117,13 @@ func benchCell(b *testing.B, c matrix.Cell) {
 	b.ReportMetric(float64(s.Threads), "threads")
 	b.ReportMetric(float64(s.PeakRSS), "peak-rss-B")
 	b.ReportMetric(float64(s.CPU.Nanoseconds())/float64(s.N), "cpu-ns/op")
-	if c.Workload != "pipeline" {
+	switch c.Workload {
+	case "pipeline":
+	case "echo":
+		b.ReportMetric(float64(s.Requests)/s.Elapsed.Seconds(), "requests/s")
+		b.ReportMetric(float64(s.P50.Nanoseconds()), "p50-ns")
+		b.ReportMetric(float64(s.P99.Nanoseconds()), "p99-ns")
+	default:
 		b.ReportMetric(s.Units/s.Elapsed.Seconds(), "tasks/s")
 	}
 	if c.Workload == "sleep" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -12,6 +13,7 @@ import (
 	"concurrency-lab/experiments/matrix"
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/models/thread"
+	"concurrency-lab/experiments/workloads/echo"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
@@ -52,6 +54,11 @@ type Sample struct {
 	// GILSwitches is the number of GIL hand-overs during the timed
 	// executions, for the thread-gil model; -1 for models without a GIL.
 	GILSwitches int64
+	// Echo: the requests whose echo the load generator verified over the n
+	// executions, and the worst (largest) of the executions' median and
+	// 99th-percentile request latencies, as the generator measured them.
+	Requests int
+	P50, P99 time.Duration
 }
 
 // gilExec is an Exec behind an emulated GIL (the thread-gil model).
@@ -93,6 +100,29 @@ func measure(ctx context.Context, c matrix.Cell, m model.Model, n int, t Timer) 
 		s.Concurrency = j.Concurrency
 	}
 
+	// The echo workload's load generator, and a warm server's listening
+	// socket, are made before anything is timed and live for the whole
+	// sample; a cold server gets a fresh socket for every execution (made
+	// outside the timed region), as a fresh start would.
+	var load *echo.Load
+	if j, ok := w.(echo.Job); ok {
+		ln, addr, err := echo.Listen()
+		if err != nil {
+			return s, err
+		}
+		defer ln.Close()
+		j.Listener = ln
+		w = j
+		bin, err := os.Executable()
+		if err != nil {
+			return s, err
+		}
+		if load, err = echo.StartLoad(bin, addr, j); err != nil {
+			return s, fmt.Errorf("%s: %w", c.Name(), err)
+		}
+		defer load.Close()
+	}
+
 	var x model.Exec
 	if !cold {
 		startCtx, cancel := context.WithTimeout(ctx, c.Timeout)
@@ -122,7 +152,7 @@ func measure(ctx context.Context, c matrix.Cell, m model.Model, n int, t Timer) 
 	var childCPU time.Duration
 	var childPeak int64
 	for i := range n {
-		e, err := execute(ctx, c, m, w, x, t)
+		e, err := execute(ctx, c, m, w, x, load, t)
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 				err = fmt.Errorf("timed out after %v (the cell's timeout): %w", c.Timeout, err)
@@ -140,6 +170,8 @@ func measure(ctx context.Context, c matrix.Cell, m model.Model, n int, t Timer) 
 		if e.gil >= 0 {
 			s.GILSwitches = max(s.GILSwitches, 0) + e.gil
 		}
+		s.Requests += e.load.Requests
+		s.P50, s.P99 = max(s.P50, e.load.P50), max(s.P99, e.load.P99)
 	}
 
 	self1, _ := osmeter.CPU(unix.RUSAGE_SELF)
@@ -171,16 +203,29 @@ type execution struct {
 	r       model.Result
 	elapsed time.Duration // the timed region: Run, plus Start and Close when cold
 	gil     int64         // GIL hand-overs during Run; -1 without a GIL
+	load    echo.Stats    // what the echo load generator measured
 }
 
 // execute times one execution of w: Run on the warm Exec x, or Start, Run
 // and Close when x is nil (cold). The result is verified, and the workers'
-// usage collected, with the timer stopped.
-func execute(ctx context.Context, c matrix.Cell, m model.Model, w model.Work, x model.Exec, t Timer) (e execution, err error) {
+// usage collected, with the timer stopped. For the echo workload, the load
+// generator (load) is let go at the start of Run, and the execution ends
+// when both the server's Run and the generator are done.
+func execute(ctx context.Context, c matrix.Cell, m model.Model, w model.Work, x model.Exec, load *echo.Load, t Timer) (e execution, err error) {
 	e.gil = -1
 	runCtx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	cold := x == nil
+	var addr string // "" = the load generator's last
+	if j, ok := w.(echo.Job); ok && cold {
+		ln, a, err := echo.Listen()
+		if err != nil {
+			return e, err
+		}
+		defer ln.Close()
+		j.Listener, addr = ln, a
+		w = j
+	}
 	// A warm Exec's GIL count is read before the timer starts; a cold
 	// Exec's GIL is new, so its count starts at 0.
 	var switches0 int64
@@ -198,12 +243,34 @@ func execute(ctx context.Context, c matrix.Cell, m model.Model, w model.Work, x 
 		}
 	}
 	r0 := time.Now()
+	var loaded chan error
+	if load != nil {
+		loaded = make(chan error, 1)
+		serveCtx, stop := context.WithCancel(runCtx)
+		defer stop()
+		runCtx = serveCtx
+		go func() {
+			var lerr error
+			if e.load, lerr = load.Go(addr); lerr != nil {
+				stop() // the server would wait for connections that never come
+			}
+			loaded <- lerr
+		}()
+	}
 	e.r, err = x.Run(runCtx)
+	if loaded != nil {
+		if lerr := <-loaded; lerr != nil {
+			err = errors.Join(fmt.Errorf("load generator: %w", lerr), err)
+		}
+	}
 	runTime := time.Since(r0)
 	e.elapsed = time.Since(t0)
 	t.StopTimer()
-	if e.r.Timed > 0 {
-		// The driver's own clock, around the work alone.
+	if e.r.Timed > 0 && load == nil {
+		// The driver's own clock, around the work alone. Not for the echo
+		// workload: the load generator is let go by this process, and a
+		// warm driver may serve the first connections before it reads
+		// its run command, so this clock, around both, is the truth.
 		runTime, e.elapsed = e.r.Timed, e.r.Timed
 	}
 	if g, ok := x.(gilExec); ok && g.GIL() != nil { // the thread model without one answers nil
@@ -241,6 +308,8 @@ func units(w model.Work) float64 {
 		return float64(w.Tasks)
 	case *pipeline.Job:
 		return float64(w.Bytes())
+	case echo.Job:
+		return float64(w.Total())
 	}
 	return 0
 }

@@ -107,7 +107,7 @@ func (x Experiment) cellsIn(w workloadSpec, rt Runtime) []Cell {
 		ps := append(append([]param{}, w.params...), m.params...)
 		combos := [][]Param{nil}
 		for _, p := range ps {
-			vals := x.Params[p.key]
+			vals := x.Values(p.key)
 			if len(vals) == 0 {
 				vals = []string{p.def}
 			}

@@ -16,7 +16,7 @@
 //
 //	[[experiments]]
 //	name = "article"        # unique; the first part of every cell's name
-//	workload = "primes"     # primes | sleep | pipeline
+//	workload = "primes"     # primes | sleep | pipeline | echo
 //	models = ["process", "thread", "thread-gil", "loop", "goroutine"]
 //	runtimes = ["go", "cpython", "native"]  # optional; default ["go"]
 //	[experiments.params]    # every parameter is a list; cells take the product
@@ -59,6 +59,8 @@ type Matrix struct {
 	// SHA256 is the hex SHA-256 of the file's bytes: runs record it so that
 	// results can be traced to the exact matrix.
 	SHA256 string
+	// CPUs is what "LO..cpus" parameter values expand to (see SetCPUs).
+	CPUs int
 }
 
 // Settings are how an experiment is sampled.
@@ -90,9 +92,12 @@ type Experiment struct {
 	Hardware []string
 	Settings
 	// Params maps each parameter the matrix lists to its values, as written
-	// (integers in decimal, strings and durations verbatim).
+	// (integers in decimal, "LO..cpus", strings and durations verbatim);
+	// Values gives them as cells take them.
 	Params map[string][]string
-	line   int // of the [[experiments]] header
+	// CPUs is what "LO..cpus" values expand to.
+	CPUs int
+	line int // of the [[experiments]] header
 }
 
 // The document as decoded; pointers tell "absent" from zero.
@@ -169,8 +174,8 @@ func Parse(name string, data []byte) (*Matrix, error) {
 		return nil, &Error{File: name, Msg: err.Error()}
 	}
 	sum := sha256.Sum256(data)
-	m := &Matrix{File: name, SHA256: hex.EncodeToString(sum[:])}
-	c := checker{file: name, lines: lines}
+	m := &Matrix{File: name, SHA256: hex.EncodeToString(sum[:]), CPUs: usableCPUs()}
+	c := checker{file: name, lines: lines, cpus: m.CPUs}
 	m.Defaults = c.settings(builtin, doc.Defaults, "defaults")
 	m.Hardware = c.hardware(doc.Hardware)
 	m.Runtimes = c.runtimes(doc.Runtimes)
@@ -237,6 +242,7 @@ type checker struct {
 	file  string
 	lines map[string]int
 	errs  []error
+	cpus  int // what "LO..cpus" expands to in the capacity checks
 }
 
 func (c *checker) fail(key, format string, args ...any) {
@@ -340,6 +346,7 @@ func (c *checker) experiment(i int, d experimentDoc, defaults Settings) Experime
 		Hardware: d.Hardware,
 		Settings: c.settings(defaults, d.settingsDoc, at),
 		Params:   map[string][]string{},
+		CPUs:     c.cpus,
 		line:     c.line(at),
 	}
 	if !nameRe.MatchString(d.Name) {
@@ -407,6 +414,17 @@ func (c *checker) values(at string, p param, raw any) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, v := range list {
+		if str, isStr := v.(string); isStr && p.kind == intKind {
+			if lo, ok := isCPURange(str); ok {
+				if err := p.check(strconv.Itoa(lo)); err != nil {
+					c.fail(at, "%q: %v (%s)", str, err, p.doc)
+				} else if !seen[str] {
+					seen[str] = true
+					out = append(out, str)
+				}
+				continue
+			}
+		}
 		s, ok := asKind(p.kind, v)
 		if !ok {
 			c.fail(at, "%v is %T; want %s", v, v, p.kind)
@@ -463,10 +481,10 @@ func (c *checker) capacity(at string, x Experiment) {
 	need := 0
 	switch x.Workload {
 	case "primes":
-		need = maxInt(x.Params["workers"])
+		need = maxInt(x.Values("workers"))
 	case "sleep":
-		tasks := maxInt(x.Params["tasks"])
-		workers := x.Params["workers"]
+		tasks := maxInt(x.Values("tasks"))
+		workers := x.Values("workers")
 		if len(workers) == 0 {
 			workers = []string{"0"}
 		}
@@ -478,7 +496,10 @@ func (c *checker) capacity(at string, x Experiment) {
 			need = max(need, n)
 		}
 	case "pipeline":
-		need = maxInt(x.Params["stages"]) + 2
+		need = maxInt(x.Values("stages")) + 2
+	case "echo":
+		// A thread, or a process, per connection being served.
+		need = maxInt(x.Values("connections"))
 	}
 	for _, name := range x.Models {
 		m, _ := findModel(name)

@@ -282,3 +282,30 @@ workers = [-2]
 		}
 	}
 }
+
+// TestCPURange: "LO..cpus" expands to LO … the CPUs the run may use, merged
+// with the other values; its LO is checked like any value.
+func TestCPURange(t *testing.T) {
+	doc := strings.Replace(base, "workers = [2]", `workers = [1, 2, 4, "1..cpus"]`+"\nsplit = [\"partition\"]", 1)
+	m, err := Parse("m.toml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		cpus int
+		want []int
+	}{{1, []int{1, 2, 4}}, {2, []int{1, 2, 4}}, {6, []int{1, 2, 4, 3, 5, 6}}} {
+		m.SetCPUs(tt.cpus)
+		var got []int
+		for _, c := range m.Cells() {
+			got = append(got, c.Int("workers"))
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("on %d CPUs: workers %v; want %v", tt.cpus, got, tt.want)
+		}
+	}
+	_, err = Parse("m.toml", []byte(strings.Replace(base, "workers = [2]", `workers = ["0..cpus"]`, 1)))
+	if err == nil || !strings.Contains(err.Error(), `"0..cpus": 0 is below the least allowed, 1`) {
+		t.Errorf("0..cpus: %v; want an error naming it", err)
+	}
+}

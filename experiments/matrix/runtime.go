@@ -66,8 +66,8 @@ var (
 	}
 	runtimeWorkloads = map[string][]string{
 		KindGo:      nil, // every workload
-		KindCPython: {"primes", "sleep", "pipeline"},
-		KindNative:  {"primes", "sleep", "pipeline"},
+		KindCPython: {"primes", "sleep", "pipeline", "echo"},
+		KindNative:  {"primes", "sleep", "pipeline", "echo"},
 	}
 )
 

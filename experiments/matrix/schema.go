@@ -67,6 +67,13 @@ var workloads = []workloadSpec{
 		{key: "workers", def: "0", kind: intKind, check: atLeast(0), doc: "tasks waiting at once; 0 = one per task"},
 		start,
 	}},
+	{name: "echo", params: []param{
+		{key: "connections", kind: intKind, check: between(1, 100000), doc: "client connections, all open at once"},
+		{key: "requests", kind: intKind, check: atLeast(1), doc: "requests per connection, each waiting for its echo"},
+		{key: "payload_bytes", def: "64", kind: intKind, check: between(1, 16<<20), doc: "bytes per request"},
+		{key: "think_ms", def: "0", kind: intKind, check: atLeast(0), doc: "wait between a connection's requests, ms (0 = fast clients)"},
+		start,
+	}},
 	{name: "pipeline", params: []param{
 		{key: "stages", def: "3", kind: intKind, check: atLeast(1), doc: "stages between source and sink"},
 		{key: "messages", kind: intKind, check: atLeast(1), doc: "payloads per run"},

@@ -14,6 +14,9 @@ var smokeCaps = map[string]int{
 	"sleep_ms":      10,
 	"messages":      200,
 	"payload_bytes": 64 << 10,
+	"connections":   100,
+	"requests":      20,
+	"think_ms":      10,
 }
 
 // Smoke returns the experiment reduced for a smoke run: every parameter list
@@ -22,7 +25,11 @@ var smokeCaps = map[string]int{
 func (x Experiment) Smoke(reps int) Experiment {
 	y := x
 	y.Params = map[string][]string{}
-	for key, vals := range x.Params {
+	for key := range x.Params {
+		vals := x.Values(key)
+		if len(vals) == 0 {
+			continue // "2..cpus" on one CPU
+		}
 		v := vals[0]
 		if n, err := strconv.Atoi(v); err == nil {
 			least := n

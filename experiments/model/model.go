@@ -17,12 +17,14 @@ import (
 	"slices"
 	"time"
 
+	"concurrency-lab/experiments/workloads/echo"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
 )
 
-// Work is one of the workload jobs: primes.Job, sleep.Job or *pipeline.Job.
+// Work is one of the workload jobs: primes.Job, sleep.Job, *pipeline.Job or
+// echo.Job.
 // Workload names the job's workload as the matrix spells it, so that a value
 // of any other type is not Work and cannot reach a model.
 type Work interface {
@@ -34,6 +36,7 @@ var (
 	_ Work = primes.Job{}
 	_ Work = sleep.Job{}
 	_ Work = (*pipeline.Job)(nil)
+	_ Work = echo.Job{}
 )
 
 // Model is one concurrency model.
@@ -85,6 +88,10 @@ type Result struct {
 	// sink itself verifies each one (pipeline.Sink) and Run fails if it
 	// rejects any.
 	Received int
+	// Served is the number of echo connections the server accepted,
+	// echoed until the client closed, and closed. The load generator, not
+	// the server, checks every echo.
+	Served int
 	// Timed, when not zero, is the Run's own measurement of its timed
 	// region: an external runtime's driver times the work inside the
 	// interpreter (see SelfTimed), and the caller uses it instead of its
@@ -173,6 +180,8 @@ func Verify(w Work, r Result, elapsed time.Duration) error {
 			return fmt.Errorf("pipeline: sink accepted %d of %d messages", r.Received, w.Messages)
 		}
 		return nil
+	case echo.Job:
+		return w.Verify(r.Served)
 	}
 	return fmt.Errorf("model: unknown work %T", w)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -27,10 +28,12 @@ type driver struct {
 	err    error         // cmd.Wait's error, once done is closed
 }
 
-// startDriver starts argv and waits until it says "ready", ctx ends, or it
-// fails. The driver is not tied to ctx beyond that: Close stops it.
-func startDriver(ctx context.Context, argv []string) (*driver, error) {
+// startDriver starts argv, with extra as its file descriptors 3, 4, …, and
+// waits until it says "ready", ctx ends, or it fails. The driver is not tied
+// to ctx beyond that: Close stops it.
+func startDriver(ctx context.Context, argv []string, extra []*os.File) (*driver, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.ExtraFiles = extra
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -185,6 +188,8 @@ func parseResult(body string) (model.Result, error) {
 			r.Slept, err = strconv.Atoi(v)
 		case "received":
 			r.Received, err = strconv.Atoi(v)
+		case "served":
+			r.Served, err = strconv.Atoi(v)
 		case "spans":
 			r.Waits, err = spans(v)
 		}

@@ -3,6 +3,7 @@ package runtimes
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"concurrency-lab/experiments/matrix"
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/echo"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
@@ -54,6 +56,9 @@ func (m Model) Args(w model.Work) ([]string, error) {
 	case *pipeline.Job:
 		args = append(args, "stages="+strconv.Itoa(w.Stages), "messages="+strconv.Itoa(w.Messages),
 			"payload_bytes="+strconv.Itoa(w.PayloadBytes))
+	case echo.Job:
+		args = append(args, "connections="+strconv.Itoa(w.Connections), "requests="+strconv.Itoa(w.Requests),
+			"payload_bytes="+strconv.Itoa(w.PayloadBytes), "think_ns="+strconv.FormatInt(int64(w.Think), 10))
 	default:
 		return nil, fmt.Errorf("runtimes: no %s workload in the drivers", w.Workload())
 	}
@@ -83,7 +88,14 @@ func (m Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := startDriver(ctx, append(append([]string{}, m.Prepared.Argv...), args...))
+	var extra []*os.File
+	if j, ok := w.(echo.Job); ok {
+		if j.Listener == nil {
+			return nil, fmt.Errorf("runtimes: echo job without a listening socket")
+		}
+		extra = []*os.File{j.Listener} // the driver's fd 3
+	}
+	d, err := startDriver(ctx, append(append([]string{}, m.Prepared.Argv...), args...), extra)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Cell.Runtime.Name, err)
 	}

@@ -23,6 +23,17 @@
 //	                  of S stages adds 1 to every byte (mod 256); the sink
 //	                  checks every payload: byte i = (7·i + k + S) mod 256, in
 //	                  order (a checksum of the expected payload will do)
+//	workload=echo     connections=N requests=R payload_bytes=B think_ns=T: the
+//	                  driver inherits a listening TCP socket on 127.0.0.1 as
+//	                  file descriptor 3 (blocking mode; set O_NONBLOCK on it if
+//	                  the model needs it) and must not close it before quit.
+//	                  Each run accepts exactly N connections on it, echoes
+//	                  every byte each one sends, as it arrives, until the
+//	                  client closes its side, then closes it; the run ends
+//	                  when all N are closed. A load generator outside the
+//	                  driver (same for every runtime) makes the N·R requests
+//	                  of B bytes, T apart per connection, and checks every
+//	                  echo; R, B and T tell the driver what to expect only.
 //	model=process     one OS process per worker (primes, sleep) or per stage,
 //	                  source and sink (pipeline), joined by pipes
 //	model=thread      one OS thread per worker or per stage, source and sink
@@ -59,13 +70,15 @@
 //	peak_rss_b   the driver's peak resident set (VmHWM) plus the sum of the
 //	             peaks of the worker processes of this run, in bytes
 //	pids         the distinct process ids that ran the work (a prime range, a
-//	             sleep task, a pipeline source, stage or sink)
+//	             sleep task, a pipeline source, stage or sink, an echo
+//	             connection)
 //	tids         the distinct OS thread ids (gettid) that ran the work
 //	counts       primes: the count of each range, in order
 //	slept        sleep: tasks that completed their wait
 //	spans        sleep: for every task, START:END of its wait, CLOCK_MONOTONIC
 //	             nanoseconds, as the waiting code read the clock
 //	received     pipeline: payloads the sink checked and accepted
+//	served       echo: connections accepted, echoed until EOF and closed
 //
 // Keys a workload does not produce are "-" (counts, spans) or 0. A driver
 // never outlives its reader: workers stop when their command pipe or the

@@ -14,6 +14,7 @@ import (
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/runtimes"
+	"concurrency-lab/experiments/workloads/echo"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
@@ -248,4 +249,38 @@ func TestPeakRSSIsTheDriversOwn(t *testing.T) {
 		})
 	}
 	ballast[len(ballast)-1] = 1
+}
+
+// TestEcho serves the echo workload in every runtime, model and start, with
+// the load generator checking every echo (modeltest.Run), and checks each
+// model's property: a loop serves on one thread, threads in one process,
+// a cold process server forks one process per connection.
+func TestEcho(t *testing.T) {
+	j, _ := echo.NewJob(4, 3, 64, time.Millisecond)
+	for _, rt := range []matrix.Runtime{cpython, uvloop, native} {
+		t.Run(rt.Name, func(t *testing.T) {
+			p := prepared(t, rt)
+			for _, m := range []string{"process", "thread", "loop"} {
+				if !rt.Runs(m) {
+					continue
+				}
+				for _, start := range []string{"warm", "cold"} {
+					t.Run(m+"/"+start, func(t *testing.T) {
+						for _, r := range modeltest.Run(t, runtimes.Model{Prepared: p, Cell: cell(rt, m, start)}, j, 2) {
+							switch {
+							case r.Served != j.Connections:
+								t.Errorf("served %d of %d", r.Served, j.Connections)
+							case m == "loop" && (len(r.PIDs) != 1 || len(r.TIDs) != 1):
+								t.Errorf("loop: pids %v, tids %v; want one of each", r.PIDs, r.TIDs)
+							case m == "thread" && len(r.PIDs) != 1:
+								t.Errorf("thread: pids %v; want one", r.PIDs)
+							case m == "process" && start == "cold" && len(r.PIDs) != j.Connections:
+								t.Errorf("cold process: %d pids; want one per connection (%d)", len(r.PIDs), j.Connections)
+							}
+						}
+					})
+				}
+			}
+		})
+	}
 }

@@ -124,24 +124,26 @@ var All = []*Claim{
 	{
 		N: 4, Kind: "difference",
 		Text:    "I/O-bound with many slow connections ⇒ event loop.",
-		Compare: "sleep, the most tasks: loop time / ideal time (sleep_ms × ⌈tasks / concurrency⌉); memory per waiting task of loop vs thread and process",
+		Compare: "echo, the most slow connections (think time > 0) both served, per runtime: throughput (requests/s) of loop / thread; memory per connection of loop vs every other model that served them",
 		rule: func(m Margins) string {
-			return "loop time / ideal " + m.ManyWaits.Short() + " (" + m.ManyWaits.String() + "; the ideal is a constant, so only the loop's samples are resampled) and loop the least memory per waiting task " +
-				"(per task = (peak RSS at the most tasks − peak RSS at the fewest) / (the difference in tasks), from the medians; its interval from the two medians' 95% CIs; " +
-				"least when loop's interval lies entirely below the other model's, not least when entirely above, inconclusive when they overlap)"
+			return "loop / thread throughput " + m.ManyConns.Short() + " (" + m.ManyConns.String() + ") and loop the least memory per connection " +
+				"(per connection = (peak RSS at the most connections − peak RSS at the fewest) / (the difference in connections), from the medians; its interval from the two medians' 95% CIs; " +
+				"least when loop's interval lies entirely below the other model's, not least when entirely above, inconclusive when they overlap), in every runtime that has the cells"
 		},
-		margin: func(m Margins) Rule { return m.ManyWaits },
-		judge:  judgeManyWaits,
+		margin: func(m Margins) Rule { return m.ManyConns },
+		judge:  judgeManyConns,
 	},
 	{
 		N: 5, Kind: "sameness",
 		Text:    "I/O-bound with few fast connections ⇒ threads are fine.",
-		Compare: "sleep, the fewest tasks (all at once, so tasks ≤ workers): time of thread / loop",
-		rule:    func(m Margins) string { return m.FewWaits.Short() + ". " + m.FewWaits.String() },
-		margin:  func(m Margins) Rule { return m.FewWaits },
+		Compare: "echo, the fewest fast connections (no think time): throughput (requests/s) of thread / loop",
+		rule: func(m Margins) string {
+			return "within ±10% or better: " + m.FewConns.Short() + ". " + m.FewConns.String()
+		},
+		margin:  func(m Margins) Rule { return m.FewConns },
 		Note:    "Judged on CPython's threads and asyncio where a CPython runtime ran, on the Go models otherwise. The verdict says which.",
 		CPython: true,
-		judge:   judgeFewWaits,
+		judge:   judgeFewConns,
 	},
 	{
 		N: 6, Kind: "difference",
@@ -168,7 +170,7 @@ var All = []*Claim{
 	{
 		N: 9, Kind: "sameness",
 		Text:    "Partitioning a CPU job over N cores gives ~N× (the article's \"cut the list into 8 parts\").",
-		Compare: "primes, partition, process model: speed-up / N = time(1 worker) / time(N workers) / N, for N = 2 … usable CPUs",
+		Compare: "primes, partition, process model: speed-up / N = time(1 worker) / time(N workers) / N, for every N from 2 to the usable CPUs that the run has (the default matrix has them all: workers = \"1..cpus\")",
 		rule:    func(m Margins) string { return m.Partition.Short() + " for every N. " + m.Partition.String() },
 		margin:  func(m Margins) Rule { return m.Partition },
 		judge:   judgePartition,
@@ -176,10 +178,10 @@ var All = []*Claim{
 	{
 		N: 10, Kind: "difference",
 		Text:    "uvloop makes asyncio 2–4× faster.",
-		Compare: "sleep, the most tasks, CPython loop: time on asyncio's event loop / time on uvloop, same interpreter",
+		Compare: "CPython's loop, same interpreter: echo throughput on uvloop / on asyncio's event loop (fast connections, the most), and sleep time on asyncio / on uvloop (the most tasks)",
 		rule:    func(m Margins) string { return m.UVLoop.Short() + ". " + m.UVLoop.String() },
 		margin:  func(m Margins) Rule { return m.UVLoop },
-		Note:    "Judged on CPython's sleep cells at the most tasks (every task waiting at once on the loop's timers): the loop's own overhead is what uvloop replaces. Inconclusive where uvloop is absent.",
+		Note:    "Judged on CPython's echo cells (the loop's socket handling is what uvloop replaces) and sleep cells (its timers). Inconclusive where uvloop is absent.",
 		CPython: true,
 		judge:   judgeUVLoop,
 	},
@@ -368,124 +370,6 @@ func sleepTasksIn(d *rundir.Dir, runtime, model string) ([]int, map[int]*rundir.
 	return ts, cells
 }
 
-// perTask is the peak RSS each extra waiting task costs between the fewest
-// and the most tasks of a model, with an interval made of the two medians'
-// CIs (conservative: the widest difference they allow).
-func perTask(model string, ts []int, cells map[int]*rundir.Cell) (Quantity, bool) {
-	if len(ts) < 2 {
-		return Quantity{}, false
-	}
-	lo, hi := cells[ts[0]], cells[ts[len(ts)-1]]
-	ml, mh := lo.Metrics["peak-rss-B"], hi.Metrics["peak-rss-B"]
-	if len(ml.Samples) == 0 || len(mh.Samples) == 0 {
-		return Quantity{}, false
-	}
-	dt := float64(ts[len(ts)-1] - ts[0])
-	q := Quantity{
-		Label:  fmt.Sprintf("%s: (peak RSS at tasks=%d − at tasks=%d) / %d", model, ts[len(ts)-1], ts[0], int(dt)),
-		Cells:  []string{hi.Name, lo.Name},
-		Unit:   "B/task",
-		Median: (mh.Stats.Median - ml.Stats.Median) / dt,
-		N:      min(len(ml.Samples), len(mh.Samples)),
-	}
-	if ml.Stats.CILo != nil && mh.Stats.CILo != nil {
-		q.Lo = (*mh.Stats.CILo - *ml.Stats.CIHi) / dt
-		q.Hi = (*mh.Stats.CIHi - *ml.Stats.CILo) / dt
-		q.HasCI = true
-	}
-	return q, true
-}
-
-func judgeManyWaits(d *rundir.Dir, o Options) ([]Comparison, []string) {
-	ts, loops := sleepTasks(d, "loop")
-	if len(ts) < 2 {
-		return nil, []string{"sleep, model=loop, workers=0: at least two tasks values (status ok), e.g. tasks=10 and tasks=10000"}
-	}
-	most := loops[ts[len(ts)-1]]
-	sleepMS, err := strconv.ParseFloat(most.Params["sleep_ms"], 64)
-	if err != nil || sleepMS <= 0 {
-		return nil, []string{fmt.Sprintf("%s: a positive sleep_ms parameter", most.Name)}
-	}
-	ideal := sleepMS / 1000 // all tasks wait at once: one sleep
-	// The ideal is a constant: only the loop's samples are resampled.
-	r, err := o.ToConstant(ideal, most.Metrics["sec/op"].Samples)
-	if err != nil {
-		return nil, []string{err.Error()}
-	}
-	timeCmp := Comparison{
-		What:  fmt.Sprintf("loop time at tasks=%d / ideal", ts[len(ts)-1]),
-		A:     Quantity{Label: fmt.Sprintf("ideal: sleep_ms × ⌈tasks / concurrency⌉ = %g ms (exact)", sleepMS), Unit: "sec/op", Median: ideal},
-		B:     quantity("loop", most, "sec/op"),
-		Ratio: &r,
-	}
-	timeCmp.judge(o.Margins.ManyWaits)
-	out := []Comparison{timeCmp}
-	loopMem, ok := perTask("loop", ts, loops)
-	if !ok {
-		return nil, []string{"sleep, model=loop: peak-rss-B samples"}
-	}
-	var missing []string
-	for _, m := range []string{"thread", "process"} {
-		mts, mcells := sleepTasks(d, m)
-		q, ok := perTask(m, mts, mcells)
-		if !ok {
-			missing = append(missing, fmt.Sprintf("sleep, model=%s, workers=0: two tasks values with peak-rss-B samples", m))
-			continue
-		}
-		c := Comparison{
-			What: "memory per waiting task: loop vs " + m,
-			A:    q, B: loopMem,
-			Rule: "loop least: loop's interval entirely below " + m + "'s",
-		}
-		switch {
-		case !q.HasCI || !loopMem.HasCI:
-			c.Verdict = Inconclusive
-		case loopMem.Hi < q.Lo:
-			c.Verdict = Holds
-		case loopMem.Lo > q.Hi:
-			c.Verdict = DoesNotHold
-		default:
-			c.Verdict = Inconclusive
-		}
-		out = append(out, c)
-	}
-	if missing != nil {
-		return nil, missing
-	}
-	return out, nil
-}
-
-func judgeFewWaits(d *rundir.Dir, o Options) ([]Comparison, []string) {
-	for _, rt := range CPythonRuntimes(d) {
-		if cs, missing := fewWaits(d, o, rt); missing == nil {
-			return cs, nil
-		}
-	}
-	return fewWaits(d, o, GoRuntime)
-}
-
-func fewWaits(d *rundir.Dir, o Options, rt string) ([]Comparison, []string) {
-	ts, _ := sleepTasksIn(d, rt, "loop")
-	tt, _ := sleepTasksIn(d, rt, "thread")
-	for _, t := range ts { // the fewest tasks both models have
-		if slices.Contains(tt, t) {
-			params := map[string]string{"tasks": strconv.Itoa(t), "workers": "0"}
-			cells, missing := together(d, []string{"sleep"}, want{"sleep", "loop", params, "sec/op", rt}, want{"sleep", "thread", params, "sec/op", rt})
-			if missing != nil {
-				return nil, missing
-			}
-			c, err := ratio(o, fmt.Sprintf("time of thread / loop at tasks=%d", t), cells[0], cells[1], "sec/op", "loop", "thread")
-			if err != nil {
-				return nil, []string{err.Error()}
-			}
-			c.Runtime = rt
-			c.judge(o.Margins.FewWaits)
-			return []Comparison{c}, nil
-		}
-	}
-	return nil, []string{"sleep, models thread and loop, the same tasks value, workers=0 (status ok)"}
-}
-
 // judgeUVLoop compares, on the sleep cells at the most tasks, CPython's loop
 // on asyncio's own event loop with the same interpreter's loop on uvloop.
 func judgeUVLoop(d *rundir.Dir, o Options) ([]Comparison, []string) {
@@ -493,30 +377,50 @@ func judgeUVLoop(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	if len(pairs) == 0 {
 		return nil, []string{"a CPython runtime with event_loop = \"uvloop\" that ran, beside one on asyncio with the same interpreter (uvloop absent or not declared)"}
 	}
+	var out []Comparison
 	for _, p := range pairs {
-		ta, asyncio := sleepTasksIn(d, p[0], "loop")
-		tu, _ := sleepTasksIn(d, p[1], "loop")
-		for i := len(ta) - 1; i >= 0; i-- { // the most tasks both have
-			t := ta[i]
-			if !slices.Contains(tu, t) {
-				continue
-			}
-			params := map[string]string{"tasks": strconv.Itoa(t), "workers": asyncio[t].Params["workers"], "sleep_ms": asyncio[t].Params["sleep_ms"]}
-			cells, missing := together(d, []string{asyncio[t].Experiment}, want{"sleep", "loop", params, "sec/op", p[0]}, want{"sleep", "loop", params, "sec/op", p[1]})
-			if missing != nil {
-				continue
-			}
-			// Speed-up of uvloop = asyncio's time / uvloop's time.
-			c, err := ratio(o, fmt.Sprintf("speed-up of uvloop: time of asyncio / uvloop, sleep at tasks=%d", t), cells[1], cells[0], "sec/op", p[1]+" (uvloop)", p[0]+" (asyncio)")
-			if err != nil {
-				return nil, []string{err.Error()}
-			}
-			c.Runtime = p[0]
-			c.judge(o.Margins.UVLoop)
-			return []Comparison{c}, nil
+		if c, ok, err := uvloopEcho(d, o, p[0], p[1]); err != nil {
+			return nil, []string{err.Error()}
+		} else if ok {
+			out = append(out, c)
+		}
+		if c, ok, err := uvloopSleep(d, o, p[0], p[1]); err != nil {
+			return nil, []string{err.Error()}
+		} else if ok {
+			out = append(out, c)
+		}
+		if len(out) > 0 {
+			return out, nil
 		}
 	}
-	return nil, []string{"sleep, model=loop, the same tasks value (workers=0, status ok) in a CPython runtime on asyncio and the same interpreter on uvloop"}
+	return nil, []string{"echo (fast connections) or sleep, model=loop, the same parameters (status ok) in a CPython runtime on asyncio and the same interpreter on uvloop"}
+}
+
+// uvloopSleep compares, for claim 10, asyncio's time with uvloop's on the
+// sleep cells at the most tasks both ran.
+func uvloopSleep(d *rundir.Dir, o Options, asyncioRT, uvRT string) (Comparison, bool, error) {
+	ta, asyncio := sleepTasksIn(d, asyncioRT, "loop")
+	tu, _ := sleepTasksIn(d, uvRT, "loop")
+	for i := len(ta) - 1; i >= 0; i-- { // the most tasks both have
+		t := ta[i]
+		if !slices.Contains(tu, t) {
+			continue
+		}
+		params := map[string]string{"tasks": strconv.Itoa(t), "workers": asyncio[t].Params["workers"], "sleep_ms": asyncio[t].Params["sleep_ms"]}
+		cells, missing := together(d, []string{asyncio[t].Experiment}, want{"sleep", "loop", params, "sec/op", asyncioRT}, want{"sleep", "loop", params, "sec/op", uvRT})
+		if missing != nil {
+			continue
+		}
+		// Speed-up of uvloop = asyncio's time / uvloop's time.
+		c, err := ratio(o, fmt.Sprintf("speed-up of uvloop: time of asyncio / uvloop, sleep at tasks=%d", t), cells[1], cells[0], "sec/op", uvRT+" (uvloop)", asyncioRT+" (asyncio)")
+		if err != nil {
+			return Comparison{}, false, err
+		}
+		c.Runtime = asyncioRT
+		c.judge(o.Margins.UVLoop)
+		return c, true, nil
+	}
+	return Comparison{}, false, nil
 }
 
 func judgeIPC(d *rundir.Dir, o Options) ([]Comparison, []string) {
@@ -551,9 +455,14 @@ func judgeIPC(d *rundir.Dir, o Options) ([]Comparison, []string) {
 
 func judgePartition(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	cores := d.Run.Hardware.Detected.UsableCPUs
+	if decl := d.Run.Hardware.Declared; decl != nil && len(decl.Affinity) > 0 {
+		cores = len(decl.Affinity) // the run was pinned to these
+	}
 	if cores < 2 {
 		return nil, []string{fmt.Sprintf("a machine with at least 2 usable CPUs (this run saw %d)", cores)}
 	}
+	// Every N from 2 to the usable CPUs that the run has cells for; the
+	// speed-up cannot exceed the CPUs, so larger N say nothing of it.
 	var out []Comparison
 	var missing []string
 	for n := 2; n <= cores; n++ {
@@ -574,7 +483,7 @@ func judgePartition(d *rundir.Dir, o Options) ([]Comparison, []string) {
 		c.judge(o.Margins.Partition)
 		out = append(out, c)
 	}
-	if missing != nil {
+	if len(out) == 0 {
 		return nil, missing
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"concurrency-lab/experiments/runtimes"
 	"concurrency-lab/harness/rundir"
 	"concurrency-lab/harness/stats"
 )
@@ -32,30 +33,50 @@ func article(spread float64, centres map[string]float64) []rundir.Cell {
 	return out
 }
 
-// sleeps is the sleep cells of claims 4 and 5: for each model, tasks 10 and
-// 10000, all waiting at once, 100 ms each; time samples around
-// time[model][tasks] and peak RSS samples around rss[model][tasks], with
-// relative spreads.
-func sleeps(tSpread, rssSpread float64, times, rss map[string]map[int]float64) []rundir.Cell {
+// echoes is the echo cells of claims 4 and 5 in runtime rt: for each model,
+// at each connections value, 5 requests of 64 B, think_ms think (0: fast),
+// requests/s samples around reqs[model][conns] and peak RSS samples around
+// rss[model][conns], with relative spreads.
+func echoes(rt string, think int, spread, rssSpread float64, reqs, rss map[string]map[int]float64) []rundir.Cell {
 	var out []rundir.Cell
-	seed := uint64(200)
-	for _, m := range []string{"thread", "process", "loop"} {
-		for _, tasks := range []int{10, 10000} {
-			t, ok := times[m][tasks]
+	seed := uint64(500 + 10*think)
+	for _, m := range []string{"process", "thread", "loop", "goroutine"} {
+		for _, conns := range []int{10, 100, 1000, 10000} {
+			r, ok := reqs[m][conns]
 			if !ok {
 				continue
 			}
 			seed += 2
-			p := map[string]string{"tasks": strconv.Itoa(tasks), "workers": "0", "sleep_ms": "100"}
-			metrics := map[string][]float64{"sec/op": noisy(seed, 8, t, tSpread)}
-			if r, ok := rss[m][tasks]; ok {
-				metrics["peak-rss-B"] = noisy(seed+1, 8, r, rssSpread)
+			p := map[string]string{"connections": strconv.Itoa(conns), "requests": "5", "payload_bytes": "64", "think_ms": strconv.Itoa(think), "start": "warm"}
+			metrics := map[string][]float64{"requests/s": noisy(seed, 8, r, spread)}
+			if b, ok := rss[m][conns]; ok {
+				metrics["peak-rss-B"] = noisy(seed+1, 8, b, rssSpread)
 			}
-			out = append(out, cell("sleep", "sleep", m, p, metrics))
+			c := cell("echo", "echo", m, p, metrics)
+			c.Runtime = rt
+			out = append(out, c)
 		}
 	}
 	return out
 }
+
+// Slow echo figures: the loop serves 10 000 slow connections faster than
+// threads and with the least memory per connection (≈ 2 KB against ≈ 10 KB
+// and ≈ 1 MB), or slower, or as heavy as threads.
+var (
+	slowFast = map[string]map[int]float64{
+		"loop": {100: 900, 10000: 90000}, "thread": {100: 900, 10000: 50000}, "process": {100: 900},
+	}
+	slowSlowLoop = map[string]map[int]float64{
+		"loop": {100: 900, 10000: 40000}, "thread": {100: 900, 10000: 50000},
+	}
+	memLoopLight = map[string]map[int]float64{
+		"loop": {100: 10e6, 10000: 30e6}, "thread": {100: 10e6, 10000: 110e6},
+	}
+	memLoopLikeThreads = map[string]map[int]float64{
+		"loop": {100: 10e6, 10000: 110e6}, "thread": {100: 10e6, 10000: 110e6},
+	}
+)
 
 // pipes is the pipeline cells of claim 6 at 1 MiB payloads.
 func pipes(spread float64, process, thread float64) []rundir.Cell {
@@ -69,30 +90,22 @@ func pipes(spread float64, process, thread float64) []rundir.Cell {
 // partition is the primes partition cells of claim 9, process model, at 1
 // and 2 workers.
 func partition(spread float64, one, two float64) []rundir.Cell {
-	at := func(w string) map[string]string {
-		return map[string]string{"split": "partition", "workers": w, "n": "100000"}
-	}
-	return []rundir.Cell{
-		cell("scaling", "primes", "process", at("1"), map[string][]float64{"sec/op": noisy(401, 10, one, spread)}),
-		cell("scaling", "primes", "process", at("2"), map[string][]float64{"sec/op": noisy(402, 10, two, spread)}),
-	}
+	return partitionAt(spread, map[int]float64{1: one, 2: two})
 }
 
-// Peak RSS that makes the loop the lightest per waiting task (≈ 200 B
-// against ≈ 8 KB and ≈ 1 MB), or as heavy as threads.
-var (
-	loopLight = map[string]map[int]float64{
-		"loop": {10: 10e6, 10000: 12e6}, "thread": {10: 10e6, 10000: 90e6}, "process": {10: 20e6, 10000: 10e9},
+// partitionAt is the partition cells at each workers value, time samples
+// around times[workers].
+func partitionAt(spread float64, times map[int]float64) []rundir.Cell {
+	var out []rundir.Cell
+	for w := 1; w <= 16; w++ {
+		t, ok := times[w]
+		if !ok {
+			continue
+		}
+		p := map[string]string{"split": "partition", "workers": strconv.Itoa(w), "n": "100000"}
+		out = append(out, cell("scaling", "primes", "process", p, map[string][]float64{"sec/op": noisy(uint64(400+w), 10, t, spread)}))
 	}
-	loopLikeThreads = map[string]map[int]float64{
-		"loop": {10: 10e6, 10000: 90e6}, "thread": {10: 10e6, 10000: 90e6}, "process": {10: 20e6, 10000: 10e9},
-	}
-)
-
-func sleepTimes(loopAtMost float64) map[string]map[int]float64 {
-	return map[string]map[int]float64{
-		"loop": {10: 0.1, 10000: loopAtMost}, "thread": {10: 0.1, 10000: 0.11}, "process": {10: 0.1, 10000: 0.12},
-	}
+	return out
 }
 
 // TestJudges judges every claim the matrix can judge on synthetic samples:
@@ -118,14 +131,16 @@ func TestJudges(t *testing.T) {
 		{"3 does not hold: thread 2× process", 3, 2, article(0.01, map[string]float64{"process": 1, "thread": 2}), DoesNotHold},
 		{"3 inconclusive: 60% noise", 3, 2, article(0.6, map[string]float64{"process": 1, "thread": 1}), Inconclusive},
 
-		{"4 holds: loop at the ideal and the lightest", 4, 2, sleeps(0.005, 0.005, sleepTimes(0.101), loopLight), Holds},
-		{"4 does not hold: loop at 2× the ideal", 4, 2, sleeps(0.005, 0.005, sleepTimes(0.2), loopLight), DoesNotHold},
-		{"4 inconclusive: loop time 1.05× ideal with 20% noise", 4, 2, sleeps(0.2, 0.005, sleepTimes(0.105), loopLight), Inconclusive},
-		{"4 inconclusive: loop's memory per task overlaps threads'", 4, 2, sleeps(0.005, 0.005, sleepTimes(0.101), loopLikeThreads), Inconclusive},
+		{"4 holds: loop faster at 10000 slow connections and the lightest", 4, 2, echoes("go", 100, 0.01, 0.01, slowFast, memLoopLight), Holds},
+		{"4 does not hold: loop slower", 4, 2, echoes("go", 100, 0.01, 0.01, slowSlowLoop, memLoopLight), DoesNotHold},
+		{"4 inconclusive: loop's memory per connection overlaps threads'", 4, 2, echoes("go", 100, 0.01, 0.01, slowFast, memLoopLikeThreads), Inconclusive},
+		{"4 inconclusive: 60% noise", 4, 2, echoes("go", 100, 0.6, 0.01, map[string]map[int]float64{"loop": {100: 900, 10000: 40000}, "thread": {100: 900, 10000: 50000}}, memLoopLight), Inconclusive},
+		{"4 does not hold in one runtime of two", 4, 2, append(echoes("go", 100, 0.01, 0.01, slowFast, memLoopLight), echoes("cpython", 100, 0.01, 0.01, slowSlowLoop, memLoopLight)...), DoesNotHold},
 
-		{"5 holds: thread = loop at 10 tasks", 5, 2, sleeps(0.005, 0, map[string]map[int]float64{"loop": {10: 0.1}, "thread": {10: 0.101}}, nil), Holds},
-		{"5 does not hold: thread 2× loop", 5, 2, sleeps(0.005, 0, map[string]map[int]float64{"loop": {10: 0.1}, "thread": {10: 0.2}}, nil), DoesNotHold},
-		{"5 inconclusive: 60% noise", 5, 2, sleeps(0.6, 0, map[string]map[int]float64{"loop": {10: 0.1}, "thread": {10: 0.1}}, nil), Inconclusive},
+		{"5 holds: thread = loop at 10 fast connections", 5, 2, echoes("go", 0, 0.005, 0, map[string]map[int]float64{"loop": {10: 50000}, "thread": {10: 49000}}, nil), Holds},
+		{"5 holds: thread better than loop", 5, 2, echoes("go", 0, 0.005, 0, map[string]map[int]float64{"loop": {10: 50000}, "thread": {10: 80000}}, nil), Holds},
+		{"5 does not hold: thread at half the loop's", 5, 2, echoes("go", 0, 0.005, 0, map[string]map[int]float64{"loop": {10: 50000}, "thread": {10: 25000}}, nil), DoesNotHold},
+		{"5 inconclusive: 60% noise", 5, 2, echoes("go", 0, 0.6, 0, map[string]map[int]float64{"loop": {10: 50000}, "thread": {10: 45000}}, nil), Inconclusive},
 
 		{"6 holds: threads 3× the throughput", 6, 2, pipes(0.01, 1e9, 3e9), Holds},
 		{"6 does not hold: the same throughput", 6, 2, pipes(0.01, 1e9, 1e9), DoesNotHold},
@@ -135,6 +150,10 @@ func TestJudges(t *testing.T) {
 		{"9 does not hold: no speed-up", 9, 2, partition(0.01, 2, 2), DoesNotHold},
 		{"9 inconclusive: 60% noise", 9, 2, partition(0.6, 2, 1), Inconclusive},
 		{"9 inconclusive: one CPU", 9, 1, partition(0.01, 2, 1), Inconclusive},
+		{"9 holds on 4 CPUs: N = 2, 3, 4", 9, 4, partitionAt(0.01, map[int]float64{1: 4, 2: 2, 3: 1.34, 4: 1.01}), Holds},
+		{"9 does not hold on 4 CPUs: no speed-up past 2", 9, 4, partitionAt(0.01, map[int]float64{1: 4, 2: 2, 3: 2, 4: 2}), DoesNotHold},
+		{"9 on 4 CPUs with only N = 2 and 4", 9, 4, partitionAt(0.01, map[int]float64{1: 4, 2: 2, 4: 1.01}), Holds},
+		{"9 inconclusive on 4 CPUs: 60% noise", 9, 4, partitionAt(0.6, map[int]float64{1: 4, 2: 2, 3: 1.34, 4: 1}), Inconclusive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,35 +178,6 @@ func TestJudges(t *testing.T) {
 				t.Errorf("claim %d judged on run %q with missing %q and %d comparisons; want r1, nothing missing", tt.claim, res.Run, res.Missing, len(res.Comparisons))
 			}
 		})
-	}
-}
-
-// TestIdealIsAConstant: claim 4 compares the loop's time with the ideal as
-// a constant: the ideal side has no samples and no interval, and the ratio
-// is the loop's median over it, its interval drawn from the loop's samples
-// alone.
-func TestIdealIsAConstant(t *testing.T) {
-	d := synthRun("r1", 2, sleeps(0.005, 0.005, sleepTimes(0.101), loopLight)...)
-	res := Judge("hw", []*rundir.Dir{d}, DefaultOptions)[3]
-	if len(res.Comparisons) == 0 {
-		t.Fatalf("claim 4: no comparison (missing %q)", res.Missing)
-	}
-	c := res.Comparisons[0]
-	if c.A.N != 0 || c.A.HasCI || c.A.Median != 0.1 {
-		t.Errorf("the ideal: %+v; want 0.1 s exactly, no samples, no CI", c.A)
-	}
-	var loop []float64
-	for _, x := range d.Summary.Cells {
-		if x.Model == "loop" && x.Params["tasks"] == "10000" {
-			loop = x.Metrics["sec/op"].Samples
-		}
-	}
-	want, err := stats.RatioToConstant(0.1, loop, Confidence, DefaultOptions.Resamples, DefaultOptions.Seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *c.Ratio != want {
-		t.Errorf("loop / ideal = %+v; want %+v", *c.Ratio, want)
 	}
 }
 
@@ -271,5 +261,46 @@ func TestRunChoice(t *testing.T) {
 	}
 	if d, why := Latest([]*rundir.Dir{partial}); d != partial || !strings.Contains(why, "incomplete") {
 		t.Errorf("Latest without a complete run: %s (%q); want partial, saying so", RunID(d), why)
+	}
+}
+
+// TestCPythonClaims: claim 5 is judged on CPython's cells where a CPython
+// runtime ran (and says so), claim 10 on uvloop against asyncio of the same
+// interpreter, and is inconclusive without uvloop.
+func TestCPythonClaims(t *testing.T) {
+	py := runtimes.Identity{Runtime: "cpython", Kind: "cpython", Executable: "/usr/bin/python3", Version: "3.11.2 (main)", EventLoop: "asyncio"}
+	uv := runtimes.Identity{Runtime: "cpython-uvloop", Kind: "cpython", Executable: "/usr/bin/python3", Version: "3.11.2 (main)", EventLoop: "uvloop"}
+	run := func(ids []runtimes.Identity, cells ...rundir.Cell) *rundir.Dir {
+		d := synthRun("r1", 2, cells...)
+		d.Run.Runtimes = ids
+		return d
+	}
+	fast := func(rt string, loop, thread float64) []rundir.Cell {
+		return echoes(rt, 0, 0.01, 0, map[string]map[int]float64{"loop": {10: loop}, "thread": {10: thread}}, nil)
+	}
+	uvFast := func(rt string, loop float64) []rundir.Cell {
+		return echoes(rt, 0, 0.01, 0, map[string]map[int]float64{"loop": {10: loop}}, nil)
+	}
+	// Go's threads fall short, CPython's do not: claim 5 follows CPython.
+	d := run([]runtimes.Identity{py}, append(fast("go", 50000, 20000), fast("cpython", 20000, 19500)...)...)
+	if r := Judge("hw", []*rundir.Dir{d}, DefaultOptions)[4]; r.Verdict != Holds || !strings.Contains(r.On, "CPython: runtime cpython") {
+		t.Errorf("claim 5 with CPython cells: %q on %q; want holds on CPython", r.Verdict, r.On)
+	}
+	if r := Judge("hw", []*rundir.Dir{run(nil, fast("go", 50000, 20000)...)}, DefaultOptions)[4]; r.Verdict != DoesNotHold || !strings.Contains(r.On, "Go emulation") {
+		t.Errorf("claim 5 without CPython: %q on %q; want does not hold on the Go emulation", r.Verdict, r.On)
+	}
+	tests := []struct {
+		name string
+		d    *rundir.Dir
+		want Verdict
+	}{
+		{"10 holds: uvloop 3× asyncio", run([]runtimes.Identity{py, uv}, append(fast("cpython", 20000, 19000), uvFast("cpython-uvloop", 60000)...)...), Holds},
+		{"10 does not hold: uvloop 1.1×", run([]runtimes.Identity{py, uv}, append(fast("cpython", 20000, 19000), uvFast("cpython-uvloop", 22000)...)...), DoesNotHold},
+		{"10 inconclusive: uvloop absent", run([]runtimes.Identity{py, {Runtime: "cpython-uvloop", Kind: "cpython", EventLoop: "uvloop", Unavailable: "no uvloop"}}, fast("cpython", 20000, 19000)...), Inconclusive},
+	}
+	for _, tt := range tests {
+		if r := Judge("hw", []*rundir.Dir{tt.d}, DefaultOptions)[9]; r.Verdict != tt.want {
+			t.Errorf("%s: %q (missing %q); want %q", tt.name, r.Verdict, r.Missing, tt.want)
+		}
 	}
 }

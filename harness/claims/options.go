@@ -90,8 +90,8 @@ type Margins struct {
 	CPUBound  Rule // 1: time of thread-gil / process and of loop / process
 	GILSame   Rule // 2: time of loop / thread-gil
 	NoGIL     Rule // 3: time of thread / process
-	ManyWaits Rule // 4: loop time / ideal time
-	FewWaits  Rule // 5: time of thread / loop
+	ManyConns Rule // 4: throughput of loop / thread, many slow connections
+	FewConns  Rule // 5: throughput of thread / loop, few fast connections
 	IPC       Rule // 6: throughput of thread / process
 	Partition Rule // 9: speed-up / N
 	UVLoop    Rule // 10: time of asyncio / uvloop (CPython)
@@ -141,8 +141,8 @@ var DefaultOptions = Options{
 		CPUBound:  AtLeastRule(1.5),
 		GILSame:   WithinRule(0.9, 1.1),
 		NoGIL:     WithinRule(0.9, 1.1),
-		ManyWaits: AtMostRule(1.05),
-		FewWaits:  WithinRule(0.9, 1.1),
+		ManyConns: AtLeastRule(1),
+		FewConns:  AtLeastRule(0.9),
 		IPC:       AtLeastRule(1.5),
 		Partition: WithinRule(0.8, 1.05),
 		UVLoop:    WithinRule(2, 4),

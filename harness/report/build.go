@@ -114,7 +114,7 @@ func (s *Site) prepare() {
 					x.charts() // flags the charts it could not draw
 					x.Flags = append(flags(x, s.Options.HighCV), x.Flags...)
 					x.Skipped = skipped(x)
-					x.Rows = rows(x, s.Options)
+					x.Rows = rows(x, s.Options.ForRun(r.Dir))
 				}
 			}
 		})

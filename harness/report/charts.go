@@ -19,6 +19,8 @@ var metricNames = map[string]string{
 	"cpu-sec/op": "CPU time per execution",
 	"B/s":        "throughput",
 	"tasks/s":    "throughput",
+	"requests/s": "throughput (requests/s)",
+	"p99-sec":    "99th-percentile request latency",
 	"peak-rss-B": "peak RSS",
 }
 
@@ -27,6 +29,9 @@ var paramLabels = map[string]string{
 	"workers":       "workers",
 	"tasks":         "tasks waiting at once",
 	"payload_bytes": "payload (bytes)",
+	"connections":   "connections",
+	"requests":      "requests per connection",
+	"think_ms":      "think time (ms)",
 	"n":             "n (primes up to)",
 	"messages":      "messages",
 	"sleep_ms":      "sleep per task (ms)",
@@ -148,7 +153,10 @@ func (x *Experiment) charts() {
 		add("samples", title, "Box plot of every time sample of every cell: median, quartiles, whiskers at 1.5 IQR, outliers as dots", svg, err)
 	}
 
-	for _, unit := range []string{"B/s", "tasks/s", "peak-rss-B"} {
+	for _, unit := range []string{"B/s", "requests/s", "tasks/s", "p99-sec", "peak-rss-B"} {
+		if unit == "tasks/s" && hasUnit(x.Cells, "requests/s") {
+			continue // the echo's throughput is its requests
+		}
 		if unit == "tasks/s" && hasUnit(x.Cells, "B/s") {
 			continue // one throughput chart is enough
 		}

@@ -134,7 +134,7 @@ func (s *Site) reference(m *Machine) *Reference {
 			present = true
 			rc := RefCell{Href: cellHref(r, c), Median: medianCI(c)}
 			if ref.Native != "" && rt != ref.Native {
-				if o, ok := overNative(s.Options, find(ref.Native, model), c); ok {
+				if o, ok := overNative(s.Options.ForRun(r.Dir), find(ref.Native, model), c); ok {
 					rc.Over, rc.OverNative = &o, fmtTimes(o)
 				}
 			}
@@ -307,7 +307,7 @@ func (s *Site) calibration(m *Machine) *Calibration {
 		}
 		row := CalRow{Runtime: rt, Title: columnTitle(r.rts, rt), CPython: cp}
 		if cal.Go != nil {
-			q, err := quotientCI(s.Options, goCells[0].Metrics["sec/op"].Samples, goCells[1].Metrics["sec/op"].Samples,
+			q, err := quotientCI(s.Options.ForRun(r.Dir), goCells[0].Metrics["sec/op"].Samples, goCells[1].Metrics["sec/op"].Samples,
 				th.Metrics["sec/op"].Samples, loop.Metrics["sec/op"].Samples)
 			if err != nil {
 				cal.Missing = append(cal.Missing, fmt.Sprintf("the quotient of Go's ratio and %s's: %v", rt, err))
@@ -324,7 +324,7 @@ func (s *Site) calibration(m *Machine) *Calibration {
 
 // calRatio is the time of loop over threads of one runtime.
 func (s *Site) calRatio(r *Run, threads, loop *rundir.Cell) (CalRatio, error) {
-	rt, err := s.Options.Ratio(threads.Metrics["sec/op"].Samples, loop.Metrics["sec/op"].Samples)
+	rt, err := s.Options.ForRun(r.Dir).Ratio(threads.Metrics["sec/op"].Samples, loop.Metrics["sec/op"].Samples)
 	if err != nil {
 		return CalRatio{}, err
 	}
@@ -372,10 +372,7 @@ func quotientCI(o claims.Options, a1, b1, a2, b2 []float64) (stats.Ratio, error)
 	if !ok {
 		return stats.Ratio{}, fmt.Errorf("report: a median is not positive")
 	}
-	level := o.Confidence
-	if level <= 0 {
-		level = stats.Confidence
-	}
+	level := o.Level()
 	n := o.Resamples
 	if n <= 0 {
 		n = stats.DefaultResamples

@@ -120,7 +120,13 @@ func rows(x *Experiment, o claims.Options) []cellRow {
 		}
 		r.Throughput = med("B/s")
 		if r.Throughput == "—" {
+			r.Throughput = med("requests/s")
+		}
+		if r.Throughput == "—" {
 			r.Throughput = med("tasks/s")
+		}
+		if p99 := med("p99-sec"); p99 != "—" {
+			r.Throughput += " (p50 " + med("p50-sec") + ", p99 " + p99 + ")"
 		}
 		out = append(out, r)
 	}

@@ -63,6 +63,18 @@ type Run struct {
 	// interpreters, the native C driver): what each one is, or why it was
 	// absent and its cells skipped.
 	Runtimes []runtimes.Identity `json:"runtimes,omitempty"`
+	// Limits are the machine's limits the cells were checked against
+	// before the run; an echo cell raises its soft RLIMIT_NOFILE to the
+	// hard limit.
+	Limits *Limits `json:"limits,omitempty"`
+}
+
+// Limits are what the machine let one cell use.
+type Limits struct {
+	NoFile     int `json:"nofile"`      // RLIMIT_NOFILE, hard
+	NoFileSoft int `json:"nofile_soft"` // RLIMIT_NOFILE, soft, before the lab raised it
+	Ports      int `json:"ports"`       // ephemeral ports (ip_local_port_range)
+	Tasks      int `json:"tasks"`       // min(kernel.pid_max, kernel.threads-max)
 }
 
 // Sequential records a run's sequential plan and what it did: the claims

@@ -99,6 +99,14 @@ func (k Calibration) Estimate(c matrix.Cell) time.Duration {
 		}
 		hops := float64(c.Int("stages") + 1)
 		sec = bytes*hops/bw/float64(k.CPUs) + float64(c.Int("messages"))*hops*perMsg + float64(c.Int("stages"))*startEach.Seconds()
+	case "echo":
+		// A loopback round trip costs a few wake-ups (~10 µs each here);
+		// slow clients add their think time; every connection its
+		// accept and, for threads and processes, its worker.
+		conns, reqs := float64(c.Int("connections")), float64(c.Int("requests"))
+		think := float64(c.Int("think_ms")) / 1e3
+		rtt := 3 * perMsg
+		sec = conns*reqs*rtt/float64(k.CPUs) + (reqs-1)*think + conns*(50e-6+startEach.Seconds())
 	}
 	return time.Duration(sec*1e9) + setup
 }

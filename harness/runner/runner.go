@@ -43,11 +43,14 @@ type Options struct {
 	// its reason, and the run goes on.
 	Runtimes     []runtimes.Entry
 	RuntimesFile string
-	Results      string // the results root; the run goes to <Results>/<HardwareID>/<run id>
-	RunID        string // "" = the start time, UTC
-	Seed         int64
-	Flags        rundir.RunOptions
-	Warnings     []string // noise warnings found before the run
+	// Limits are the machine's limits the cells were checked against
+	// (recorded in run.json); nil when not checked.
+	Limits   *Limits
+	Results  string // the results root; the run goes to <Results>/<HardwareID>/<run id>
+	RunID    string // "" = the start time, UTC
+	Seed     int64
+	Flags    rundir.RunOptions
+	Warnings []string // noise warnings found before the run
 	// Decide, when set, is the sequential plan's judge: after the planned
 	// samples and after each further round, at most Looks times in all, it
 	// is given the run as it stands and names the cells that another round
@@ -134,6 +137,9 @@ func Run(ctx context.Context, o Options) (string, error) {
 		Matrix:   rundir.RunMatrix{File: o.MatrixFile, SHA256: o.MatrixSHA, Text: string(o.MatrixText)},
 		Options:  o.Flags, Seed: o.Seed, Started: s.began.UTC(), Cells: len(o.Cells),
 		Warnings: slices.Clone(o.Warnings),
+	}
+	if l := o.Limits; l != nil {
+		s.run.Limits = &rundir.Limits{NoFile: l.NoFile, NoFileSoft: l.Soft, Ports: l.Ports, Tasks: l.Tasks}
 	}
 	absent := map[string]*runtimes.Unavailable{}
 	for _, e := range o.Runtimes {

@@ -14,16 +14,30 @@ import (
 	"time"
 
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/echo"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
 )
 
 // Run starts m on w, runs it reps times, verifies every result and closes it.
+// For the echo workload it makes the listening socket and, during every Run,
+// drives the server with the load generator in this process (which checks
+// every echo).
 func Run(t testing.TB, m model.Model, w model.Work, reps int) []model.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	var addr string
+	if j, ok := w.(echo.Job); ok {
+		ln, a, err := echo.Listen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		j.Listener, addr = ln, a
+		w = j
+	}
 	x, err := m.Start(ctx, w)
 	if err != nil {
 		t.Fatalf("%s: Start(%T): %v", m.Name(), w, err)
@@ -32,8 +46,26 @@ func Run(t testing.TB, m model.Model, w model.Work, reps int) []model.Result {
 	clk := sleep.NewClock()
 	for i := range reps {
 		start, from := time.Now(), clk.Now()
-		r, err := x.Run(ctx)
+		load := make(chan error, 1)
+		runCtx, stop := context.WithCancel(ctx)
+		if j, ok := w.(echo.Job); ok {
+			go func() {
+				_, err := echo.Generate(ctx, addr, j)
+				if err != nil {
+					stop() // the server would wait for connections that never come
+				}
+				load <- err
+			}()
+		} else {
+			load <- nil
+		}
+		r, err := x.Run(runCtx)
+		stop()
 		to := clk.Now()
+		if lerr := <-load; lerr != nil && err == nil {
+			x.Close()
+			t.Fatalf("%s: Run %d of %T: the load generator: %v", m.Name(), i, w, lerr)
+		}
 		if err != nil {
 			x.Close()
 			t.Fatalf("%s: Run %d of %T: %v", m.Name(), i, w, err)

@@ -2,6 +2,11 @@
 // under Go's M:N scheduler, GOMAXPROCS threads. Blocking is left to the
 // runtime (time.Sleep parks the goroutine on a timer, not a thread).
 //
+// The echo workload is served the way Go serves: the net package, an accept
+// loop and a goroutine per connection, parked in the netpoller while they
+// wait. Warm and cold cells run the same server; a cold one also times its
+// Start and Close, which are cheap (see server).
+//
 // Linux only: worker thread IDs come from gettid.
 package goroutine
 
@@ -16,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/echo"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
@@ -28,7 +34,7 @@ type Model struct{}
 func (Model) Name() string { return "goroutine" }
 
 // Start starts the goroutines for w: a pool of workers for primes and sleep,
-// the stages of the pipeline.
+// the stages of the pipeline, the echo server's accept loop.
 func (Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
 	switch w := w.(type) {
 	case primes.Job:
@@ -51,6 +57,8 @@ func (Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
 		}), nil
 	case *pipeline.Job:
 		return startPipeline(w), nil
+	case echo.Job:
+		return startEcho(ctx, w)
 	}
 	return nil, fmt.Errorf("goroutine: unsupported work %T", w)
 }

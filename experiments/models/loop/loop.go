@@ -4,10 +4,12 @@
 // The reactor (Loop) is a goroutine locked to its thread for good, so the
 // thread ends when the loop does. It blocks in epoll_wait on a timerfd, armed
 // to the earliest timer of a heap, and an eventfd that other threads ring when
-// they hand it work (Submit). Tasks are coroutines resumed by the loop: a task
-// gives the thread back only where it awaits (a timer, a queue, a semaphore,
-// a future), so a CPU-bound task holds up every other task until it returns,
-// and cancellation reaches it only then.
+// they hand it work (Submit), and on the sockets the tasks wait on (fd.go:
+// edge-triggered, as asyncio's add_reader and add_writer). Tasks are
+// coroutines resumed by the loop: a task gives the thread back only where it
+// awaits (a timer, a queue, a semaphore, a future, an fd's readiness), so a
+// CPU-bound task holds up every other task until it returns, and cancellation
+// reaches it only then.
 //
 // Run starts one Group of tasks per run:
 //   - primes: one task per range, each counting without awaiting, so the
@@ -18,10 +20,19 @@
 //     pipeline.QueueDepth; payloads move by reference and come back to the
 //     source through a free list of pipeline.InFlight buffers made in Start.
 //
+// The echo workload is a server rather than a run of tasks (echo.go): Start
+// sets the listening socket non-blocking, registers it with the loop and
+// starts one group that outlives the Runs, an acceptor task and one task per
+// accepted connection (non-blocking accept4, read and write, waiting for
+// readiness on EAGAIN), all on the loop thread; a Run waits until Connections
+// more connections have been served and closed. warm and cold differ only
+// in whether the caller times Start: either way it creates the loop thread
+// and the acceptor, and the connection tasks are created as connections come.
+//
 // Every task records its TID (gettid) when it first runs; the
 // package's tests check that all of them ran on the loop's one thread.
 //
-// Linux only: epoll, timerfd, eventfd and gettid.
+// Linux only: epoll, timerfd, eventfd, accept4 and gettid.
 package loop
 
 import (
@@ -29,6 +40,7 @@ import (
 	"fmt"
 
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/echo"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
@@ -42,7 +54,8 @@ func (Model) Name() string { return "loop" }
 
 // Start starts a loop thread for w (and, for the pipeline, makes its
 // buffers); the tasks are created by each Run, as asyncio creates them in
-// the coroutine it runs.
+// the coroutine it runs. For echo, Start also starts the server: the
+// acceptor is registered and waiting when Start returns (echo.go).
 func (Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("loop: start: %w", err)
@@ -61,6 +74,8 @@ func (Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
 		spawn = sleepTasks(w, sleep.NewClock())
 	case *pipeline.Job:
 		spawn = pipelineTasks(w)
+	case echo.Job:
+		return startEcho(w)
 	default:
 		return nil, fmt.Errorf("loop: unsupported work %T", w)
 	}

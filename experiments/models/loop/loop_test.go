@@ -14,6 +14,7 @@ import (
 
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/model/modeltest"
+	"concurrency-lab/experiments/workloads/echo"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
@@ -289,6 +290,7 @@ func TestStartRejects(t *testing.T) {
 		{"no ranges", context.Background(), primes.Job{}},
 		{"no concurrency", context.Background(), sleep.Job{Tasks: 3}},
 		{"cancelled", ctx, must(sleep.NewJob(1, 0, 0))},
+		{"echo without a listener", context.Background(), must(echo.NewJob(1, 1, 1, 0))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

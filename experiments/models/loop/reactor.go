@@ -21,10 +21,11 @@ var ErrClosed = errors.New("loop: closed")
 const threadExitTimeout = 5 * time.Second
 
 // Loop is a reactor on one OS thread: an epoll instance watching a timerfd
-// (armed to the earliest timer) and an eventfd (rung by Submit), a timer heap
-// and a run queue of tasks and callbacks. Everything except Submit, TID and
-// Close must be called on the loop thread: from a callback passed to Submit,
-// a timer callback, or a task.
+// (armed to the earliest timer), an eventfd (rung by Submit) and the file
+// descriptors the tasks and callbacks wait on (see fd.go), a timer heap and a
+// run queue of tasks and callbacks. Everything except Submit, TID and Close
+// must be called on the loop thread: from a callback passed to Submit, a
+// timer callback, an fd callback, or a task.
 type Loop struct {
 	epfd, tfd, efd int
 	tid            int       // the loop thread; fixed once New returns
@@ -48,13 +49,16 @@ type Loop struct {
 	armed   time.Duration // deadline the timerfd is set for; -1 when not armed
 	current *Task         // the task being resumed or stopped, if any
 	groups  map[*Group]struct{}
-	spare   []func() // the other half of the inbox double buffer
+	fds     map[int]*fdWatch // the watched file descriptors (fd.go)
+	spare   []func()         // the other half of the inbox double buffer
 }
 
-// runnable is one entry of the run queue: a task to resume or a callback.
+// runnable is one entry of the run queue: a task to resume, a callback, or
+// an fd callback (run only if still registered when its turn comes).
 type runnable struct {
 	task *Task
 	fn   func()
+	cb   *fdCallback
 }
 
 // New creates the loop's file descriptors and starts its thread, and returns
@@ -66,6 +70,7 @@ func New() (*Loop, error) {
 		base:   time.Now(),
 		exited: make(chan struct{}),
 		groups: map[*Group]struct{}{},
+		fds:    map[int]*fdWatch{},
 	}
 	if err := l.open(); err != nil {
 		l.closeFDs()
@@ -222,11 +227,17 @@ func (l *Loop) waitThreadExit() error {
 	}
 }
 
+// maxEvents bounds the epoll_wait batch, which starts small (the timer and
+// queue workloads only ever see the timerfd and the eventfd) and doubles
+// whenever a wait fills it, as with many sockets ready at once.
+const maxEvents = 1024
+
 // run is the loop, in the order of asyncio's _run_once: wait for an event
-// or the next deadline (not at all if something is ready), take submitted
-// callbacks, move expired timers to the run queue, then run what was queued
-// when the pass began. Whatever that queues runs on the next pass, after
-// another look at the clock and the fds.
+// or the next deadline (not at all if something is ready), queue the tasks
+// and callbacks of the fds that became ready, take submitted callbacks, move
+// expired timers to the run queue, then run what was queued when the pass
+// began. Whatever that queues runs on the next pass, after another look at
+// the clock and the fds.
 func (l *Loop) run() {
 	defer close(l.exited)
 	events := make([]unix.EpollEvent, 4)
@@ -247,15 +258,23 @@ func (l *Loop) run() {
 			return
 		}
 		for _, ev := range events[:max(n, 0)] {
+			fd := int(ev.Fd)
+			if fd != l.tfd && fd != l.efd {
+				l.ready(fd, ev.Events)
+				continue
+			}
 			// Both fds hold an 8-byte counter; reading it resets it and
 			// with it their readiness.
-			if err := readCounter(int(ev.Fd)); err != nil {
+			if err := readCounter(fd); err != nil {
 				l.shutdown(err)
 				return
 			}
-			if int(ev.Fd) == l.tfd {
+			if fd == l.tfd {
 				l.armed = -1
 			}
+		}
+		if n == len(events) && n < maxEvents {
+			events = make([]unix.EpollEvent, 2*n)
 		}
 		if l.takeInbox() {
 			l.shutdown(nil)
@@ -294,9 +313,12 @@ func (l *Loop) takeInbox() (closed bool) {
 }
 
 func (l *Loop) dispatch(r runnable) {
-	if r.task != nil {
+	switch {
+	case r.task != nil:
 		l.resume(r.task)
-	} else {
+	case r.cb != nil:
+		r.cb.run()
+	default:
 		r.fn()
 	}
 }
@@ -316,6 +338,8 @@ func (l *Loop) shutdown(err error) {
 			r.fn()
 		}
 	}
+	// fd callbacks are not run: like tasks, they are the loop's own work,
+	// which ends with it.
 	cause := ErrClosed
 	if err != nil {
 		cause = err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -28,11 +29,14 @@ const (
 
 // Task is a cooperative task: a body that runs on the loop thread and gives
 // the thread back only where it awaits (Sleep, Yield, Semaphore.Acquire,
-// Queue.Get and Put, Future.Await). Code between two awaits runs to the end
+// Queue.Get and Put, Future.Await, WaitReadable and WaitWritable, and the
+// Read, Write and Accept built on them). Code between two awaits runs to the end
 // without interruption, however long it takes, and every other task waits.
 // So does a blocking call in a body (a syscall, a channel receive,
 // time.Sleep): to wait for one without stalling the loop, run it on another
-// goroutine and await a Future that it settles through Submit.
+// goroutine and await a Future that it settles through Submit. (Socket I/O
+// needs no other goroutine: Read, Write and Accept make non-blocking calls
+// and await the fd's readiness.)
 //
 // A task is an iter.Pull coroutine created and resumed by the loop's
 // goroutine. The runtime hands the locked thread over on every coroutine
@@ -44,14 +48,18 @@ const (
 type Task struct {
 	l     *Loop
 	g     *Group
-	id    int // index in its group, for error messages
+	id    int // order of creation in its group, for error messages
+	slot  int // index in g.tasks while the task is live
+	tid   int // the thread it runs on, once it has run (record)
 	state taskState
 	next  func() (struct{}, bool)
 	stop  func()
 	yield func(struct{}) bool
 	timer *Timer // pending Sleep
 	sleep Timer  // Sleep's timer, kept in the task to save an allocation
-	err   error  // the body's result
+	// unwatched: the fd the task waits on was unwatched meanwhile (fd.go).
+	unwatched bool
+	err       error // the body's result
 }
 
 // Loop is the loop the task runs on.
@@ -127,6 +135,7 @@ func (t *Task) wake() {
 // (see Task). The process is the loop's, read once when it started.
 func (t *Task) record() {
 	tid, g := unix.Gettid(), t.g
+	t.tid = tid
 	if tid != g.lastTID {
 		g.ids.Add(t.l.pid, tid)
 		g.lastTID = tid
@@ -166,11 +175,13 @@ func (l *Loop) cancel(t *Task) {
 // Group is a set of tasks that end together, like an asyncio TaskGroup: the
 // group is done when every task has returned, or as soon as one task fails
 // or the group is cancelled, which stops the other tasks. A run of a
-// workload is one group.
+// workload is one group; the echo server is one group that lives as long as
+// the server, its acceptor and a task per connection, so the group holds
+// only its live tasks (a finished one leaves it), not every task it ran.
 type Group struct {
 	l          *Loop
-	tasks      []*Task
-	live       int
+	tasks      []*Task // the live tasks, in no particular order
+	started    int     // tasks started so far
 	cancelling bool
 	ended      bool
 	done       func(error)
@@ -196,7 +207,7 @@ func (g *Group) Go(body func(t *Task) error) {
 	if g.ended || g.cancelling {
 		return
 	}
-	t := &Task{l: g.l, g: g, id: len(g.tasks)}
+	t := &Task{l: g.l, g: g, id: g.started, slot: len(g.tasks)}
 	t.next, t.stop = iter.Pull(func(yield func(struct{}) bool) {
 		t.yield = yield
 		t.record()
@@ -208,7 +219,7 @@ func (g *Group) Go(body func(t *Task) error) {
 		t.err = body(t)
 	})
 	g.tasks = append(g.tasks, t)
-	g.live++
+	g.started++
 	t.state = parked
 	t.wake()
 }
@@ -226,7 +237,11 @@ func (g *Group) Cancel(err error) {
 		return
 	}
 	g.cancelling = true
-	for _, t := range g.tasks {
+	// Each cancel removes its task from g.tasks; stop them in the order
+	// they were started, as asyncio does.
+	tasks := slices.Clone(g.tasks)
+	slices.SortFunc(tasks, func(a, b *Task) int { return a.id - b.id })
+	for _, t := range tasks {
 		g.l.cancel(t)
 	}
 	g.end(err)
@@ -240,12 +255,18 @@ func (g *Group) finish(t *Task) {
 	wasCancelled := t.state == cancelled
 	t.state = finished
 	t.next, t.stop, t.yield = nil, nil, nil
-	g.live--
+	if g.tasks != nil {
+		// Swap the last live task into t's slot.
+		last := g.tasks[len(g.tasks)-1]
+		g.tasks[t.slot], last.slot = last, t.slot
+		g.tasks[len(g.tasks)-1] = nil
+		g.tasks = g.tasks[:len(g.tasks)-1]
+	}
 	switch {
 	case g.cancelling || g.ended:
 	case t.err != nil && !wasCancelled:
 		g.Cancel(fmt.Errorf("task %d: %w", t.id, t.err))
-	case g.live == 0:
+	case len(g.tasks) == 0:
 		g.end(nil)
 	}
 }

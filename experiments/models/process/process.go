@@ -15,6 +15,14 @@
 //     reports when its wait began and ended (Result.Waits).
 //   - *pipeline.Job: one process per stage, each stage's output pipe the next
 //     one's input; the parent writes the source side and reads the sink side.
+//   - echo.Job, warm (the default): a pre-forked server, min(Connections,
+//     MaxWorkers) workers each blocking in accept on the one listening
+//     socket (Job.Listener, passed to each), serving one connection at a
+//     time to its end and accepting again, and reporting each connection it
+//     served; Run ends when Connections have been served since it began.
+//   - echo.Job, cold (Model.Cold): a forking server, an acceptor in this
+//     process starting one worker process per accepted connection (the
+//     socket passed to it), which serves it, reports and exits.
 //
 // Start spawns the workers and waits until each has said hello, so a warm Run
 // pays no start-up; if its context ends first, it fails naming the workers
@@ -53,6 +61,7 @@ import (
 	"time"
 
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/echo"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
@@ -72,6 +81,14 @@ const closeGrace = 2 * time.Second
 
 // Model is the process model. The zero value is ready to use.
 type Model struct {
+	// Cold selects the echo server of a cold cell (start=cold): an
+	// acceptor in this process that starts one worker process per
+	// connection (the equivalent of socketserver.ForkingTCPServer), rather
+	// than a warm cell's pre-forked pool of workers blocking in accept.
+	// Other workloads ignore it: their cold cells time the same Start as
+	// warm ones.
+	Cold bool
+
 	exe   string // worker executable; "" means os.Executable (tests point it elsewhere)
 	fault fault  // test only: a fault to inject; the zero value injects none
 }
@@ -136,6 +153,14 @@ func (m Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
 			return nil, err
 		}
 		return startChain(ctx, exe, m.fault, w)
+	case echo.Job:
+		// Neither server is capped by Connections: the pool has at most
+		// MaxWorkers workers, each serving connection after connection,
+		// and the cold server runs at most MaxWorkers at once.
+		if m.Cold {
+			return startForked(ctx, exe, w)
+		}
+		return startEchoPool(ctx, exe, w)
 	}
 	return nil, fmt.Errorf("process: unsupported work %T", w)
 }
@@ -252,23 +277,7 @@ func newGroup(n int) *group {
 // from ctl. It closes the child's ends of the pipes in any case, and ctl if
 // the worker does not start.
 func (g *group) start(name, exe, role string, files []*os.File, ctl *os.File) error {
-	cmd := &exec.Cmd{
-		Path: exe,
-		// A binary that forgot WorkerMain runs no tests and exits, and Start
-		// reports that it was never ready.
-		Args:       []string{exe, "-test.run=^$", "-test.bench=^$"},
-		Env:        workerEnv(role),
-		Stdout:     os.Stderr,
-		Stderr:     os.Stderr,
-		ExtraFiles: files,
-		SysProcAttr: &syscall.SysProcAttr{
-			// Its own process group: a terminal's Ctrl-C reaches only the
-			// lab, which then shuts the workers down.
-			Setpgid: true,
-			// Dies with the forker's thread, that is with the lab.
-			Pdeathsig: syscall.SIGKILL,
-		},
-	}
+	cmd := workerCmd(exe, workerEnv(role), files)
 	err := spawn(cmd)
 	for _, f := range files {
 		f.Close()
@@ -282,6 +291,28 @@ func (g *group) start(name, exe, role string, files []*os.File, ctl *os.File) er
 	g.procs = append(g.procs, p)
 	g.readers.Go(func() { g.read(i, p, ctl) })
 	return nil
+}
+
+// workerCmd is the command that starts a worker with environment env (see
+// workerEnv) and files as fds 3, 4, ...; spawn starts it.
+func workerCmd(exe string, env []string, files []*os.File) *exec.Cmd {
+	return &exec.Cmd{
+		Path: exe,
+		// A binary that forgot WorkerMain runs no tests and exits, and Start
+		// reports that it was never ready.
+		Args:       []string{exe, "-test.run=^$", "-test.bench=^$"},
+		Env:        env,
+		Stdout:     os.Stderr,
+		Stderr:     os.Stderr,
+		ExtraFiles: files,
+		SysProcAttr: &syscall.SysProcAttr{
+			// Its own process group: a terminal's Ctrl-C reaches only the
+			// lab, which then shuts the workers down.
+			Setpgid: true,
+			// Dies with the forker's thread, that is with the lab.
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
 }
 
 // workerEnv is this process's environment plus the worker's role. In a

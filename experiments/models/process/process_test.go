@@ -286,6 +286,8 @@ func groupOf(x model.Exec) *group {
 		return x.g
 	case *chain:
 		return x.g
+	case *echoPool:
+		return x.g
 	}
 	panic(fmt.Sprintf("unknown exec %T", x))
 }

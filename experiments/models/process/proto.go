@@ -19,6 +19,10 @@ const (
 	kDone  kind = 'D' // a pool job finished: value, pid, tid, and for kSleep the wait's start and end (ns of CLOCK_MONOTONIC); a stage's run finished: messages, pid, tid, CPU (ns) from the run's first payload to its last, peak RSS (bytes)
 	kUsage kind = 'U' // a pool worker's answer to kAsk: CPU (ns) used from its first job since the previous kAsk (or its hello) until this one, peak RSS (bytes) since then
 	kFail  kind = 'F' // text: why the worker gives up; it exits right after
+	// An echo worker served a connection to its end and closed it: pid,
+	// tid of the thread that served it, and for a per-connection worker
+	// (cold) its peak RSS (bytes) over its whole life.
+	kServed kind = 'V'
 
 	// Parent → pool worker. kPool comes once, before its hello; then jobs
 	// (their arguments only) and kAsk, one at a time, each answered before
@@ -27,6 +31,9 @@ const (
 	kPrimes kind = 'P' // lo, hi: count the primes in [lo, hi]
 	kSleep  kind = 'S' // ns: block the thread in nanosleep for ns
 	kAsk    kind = 'Q' // no values: report usage (kUsage), then reset the peak RSS
+
+	// Parent → echo worker: only kAsk, at any time (a warm echo worker
+	// serves connections from the listening socket, not jobs).
 
 	// Parent → stage, once, before its hello.
 	kStage kind = 'G' // payload bytes, messages per run, fault kind, fault run

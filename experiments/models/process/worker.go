@@ -28,6 +28,8 @@ const (
 
 	rolePool  = "pool"  // fd 3: jobs from the parent, fd 4: replies
 	roleStage = "stage" // fd 3: configuration, fd 4: control replies, fd 5: payloads in, fd 6: payloads out
+	roleEcho  = "echo"  // fd 3: requests from the parent (kAsk), fd 4: replies, fd 5: the listening socket
+	roleConn  = "conn"  // fd 3: one accepted connection, fd 4: replies
 )
 
 // WorkerMain turns this process into a worker if the parent that started it
@@ -53,9 +55,20 @@ func WorkerMain() {
 		err = servePool(faults)
 	case roleStage:
 		err = serveStage(faults)
+	case roleEcho:
+		err = serveEcho()
+	case roleConn:
+		err = serveConn()
 	default:
-		err = fmt.Errorf("%s = %q; want %q or %q", envWorker, role, rolePool, roleStage)
+		err = fmt.Errorf("%s = %q; want %q, %q, %q or %q", envWorker, role, rolePool, roleStage, roleEcho, roleConn)
 	}
+	exitWorker(role, err)
+}
+
+// exitWorker ends a worker: status 0 for a nil err; otherwise it reports err
+// on stderr and exits with neighbourStatus for a lost neighbour, 1 for any
+// other error.
+func exitWorker(role string, err error) {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "process: worker (pid %d, %s): %v\n", os.Getpid(), role, err)
 		if errors.As(err, new(lostNeighbour)) {

@@ -208,6 +208,18 @@ func (t *GILThread) EndBlocking() {
 	t.Acquire()
 }
 
+// abandonBlocking ends a blocking call without taking the GIL back, for a
+// thread that gives up (its server is stopping, or the call failed) and
+// must not queue for the GIL only to end: thousands of threads woken at once
+// to end would otherwise all hand the GIL round (see Model.Start). The thread
+// no longer holds the GIL.
+func (t *GILThread) abandonBlocking() {
+	if t == nil {
+		return
+	}
+	t.g.blocked.Add(-1)
+}
+
 // waitTimed is COND_TIMED_WAIT(gil->cond, gil->mutex, interval) in take_gil's
 // loop: called and returning with g.mu held, it waits until a releasing
 // thread signals t, or until a switch interval has passed with the GIL held

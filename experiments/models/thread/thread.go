@@ -44,6 +44,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/echo"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
@@ -57,6 +58,13 @@ type Model struct {
 	// the holder to drop it; 0 means DefaultSwitchInterval (5 ms, CPython's
 	// default). It is ignored without the GIL.
 	SwitchInterval time.Duration
+	// Cold selects the echo server of a cold cell (start=cold): Start
+	// creates only an acceptor thread, which creates a thread per
+	// connection, as socketserver.ThreadingTCPServer does. Without it the
+	// echo server is a pool of threads created by Start (start=warm). The
+	// other workloads ignore it (their Start creates every thread either
+	// way; the caller decides what is timed).
+	Cold bool
 }
 
 // Name returns "thread", or "thread-gil" with the GIL.
@@ -77,7 +85,10 @@ func (m Model) interval() time.Duration {
 // Start creates the threads for w and returns when every one of them is
 // running: one per range for primes, Concurrency for sleep, and for the
 // pipeline a source, one per stage and a sink. It refuses work that needs
-// more than MaxThreads threads.
+// more than MaxThreads threads. For echo it starts a server with a thread
+// per connection on blocking sockets: a pool of min(Connections,
+// MaxThreads) threads in accept, or with Cold an acceptor thread (see
+// echoserver.go); there both variants lend Ps.
 //
 // Without the GIL, Start first raises GOMAXPROCS by min(threads, PsPerCPU ×
 // GOMAXPROCS), which Close gives back (see lendPs), and when it lent 256 Ps
@@ -104,6 +115,8 @@ func (m Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
 	}
 	var n int
 	switch w := w.(type) {
+	case echo.Job:
+		return m.startEcho(ctx, w)
 	case primes.Job:
 		if len(w.Ranges) == 0 {
 			return nil, fmt.Errorf("%s: primes job has no ranges", m.Name())

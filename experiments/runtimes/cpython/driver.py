@@ -13,17 +13,22 @@ Layout: the units of work (the functions a worker, thread or task runs) come
 first, at the top level of the module, because start_method=spawn and
 forkserver re-import this module in every worker process and look them up by
 name; then the three models (thread, loop, process), each cold and warm; then
-argument parsing and the command loop, under `if __name__ == "__main__"`.
+the echo workload's servers (Echo*Model: socketserver, accept() pools,
+asyncio streams; see its section); then argument parsing and the command
+loop, under `if __name__ == "__main__"`.
 The module imports only what a process worker needs: spawned workers pay for
 every top-level import (asyncio and uvloop are imported for model=loop only).
 """
 
+import errno
 import os
 import sys
 import time
 import threading
 import queue
 import resource
+import selectors
+import socket
 import multiprocessing
 import multiprocessing.connection
 
@@ -374,6 +379,10 @@ class Plan:
             self.fn = {"thread": [unit_primes] * len(self.args),
                        "process": [unit_primes] * len(self.args),
                        "loop": [aunit_primes] * len(self.args)}
+        elif w == "echo":
+            # The echo models (Echo*Model) serve connections, not units.
+            self.connections = cfg["connections"]
+            self.args, self.fn = [], {}
         elif w == "sleep":
             m, c, d = cfg["tasks"], cfg["concurrency"], cfg["sleep_ns"] / 1e9
             self.m, self.c = m, c
@@ -407,8 +416,13 @@ class Plan:
         """Result fields from the units' outputs (outside the timed region)."""
         pids = {o[0] for o in outs}
         tids = {o[1] for o in outs}
-        f = {"pids": pids, "tids": tids, "counts": None, "slept": 0, "spans": None, "received": 0}
-        if self.workload == "primes":
+        f = {"pids": pids, "tids": tids, "counts": None, "slept": 0, "spans": None, "received": 0, "served": 0}
+        if self.workload == "echo":
+            # outs: (pid, tid) of every connection served (and closed).
+            f["served"] = len(outs)
+            if f["served"] != self.connections:
+                raise DriverError("echo: served %d connections of %d" % (f["served"], self.connections))
+        elif self.workload == "primes":
             f["counts"] = [o[2] for o in outs]
         elif self.workload == "sleep":
             spans = [None] * self.m
@@ -817,6 +831,913 @@ class ProcessModel:
 
 
 # --------------------------------------------------------------------------
+# workload=echo: a TCP echo server on the listening socket the driver
+# inherits as file descriptor 3 (bound, listening, blocking). Each run
+# serves exactly N connections: it echoes whatever each one sends, as it
+# arrives, until the client closes its side, then closes the connection.
+# The servers are the standard library's, written as its users write them:
+#
+#   thread  cold: socketserver.ThreadingTCPServer (a thread per connection),
+#                 handle_request() N times, server_close() joins the threads
+#           warm: min(N, 20000) threads, each blocking in accept() on the
+#                 shared socket, serving a connection to EOF, accepting again
+#   process cold: socketserver.ForkingTCPServer (a fork per connection);
+#                 spawn and forkserver: a multiprocessing.Process per
+#                 connection, the accepted socket passed to it
+#           warm: min(N, 1024) multiprocessing workers, each blocking in
+#                 accept() on the shared socket, reporting every connection
+#                 it served over its pipe
+#   loop    asyncio.start_server(sock=...) with a streams handler (read,
+#           write, drain until EOF); warm: the server is up before "ready";
+#           cold: the event loop and the server are made inside the run
+#
+# The driver never closes descriptor 3: every server works on a dup of it
+# (the dup is the server's to close). Stopping wakes threads and workers
+# blocked in accept() with shutdown(SHUT_RD) on the listening socket (the
+# caller makes a fresh one for every driver; Linux then fails accept() with
+# EINVAL). Warm servers keep accepting between runs: a run ends when N
+# connections have been served since the previous run ended (extra ones would
+# count for the next run). A quit or EOF on stdin during a run ends the run
+# at once (its connections are cut) and the driver exits 0 without a result.
+
+LISTEN_FD = 3
+ECHO_BUF = 65536          # a read takes whatever has arrived, up to this
+ECHO_THREAD_CAP = 20000   # the lab's cap on a pool of threads (matrix: thread)
+ECHO_PROCESS_CAP = 1024   # ... and of processes (matrix: process)
+
+
+class _Quit(Exception):
+    """quit or EOF on stdin during a run: stop, no result."""
+
+
+def _listener():
+    """A dup of the inherited listening socket, checked: ours to close."""
+    try:
+        fd = os.dup(LISTEN_FD)
+    except OSError as e:
+        raise DriverError("workload=echo: no listening socket as file descriptor %d: %s" % (LISTEN_FD, _errmsg(e)))
+    try:
+        s = socket.socket(fileno=fd)
+    except OSError as e:
+        os.close(fd)
+        raise DriverError("workload=echo: file descriptor %d is not a socket: %s" % (LISTEN_FD, _errmsg(e)))
+    if s.type != socket.SOCK_STREAM or not s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        s.close()
+        raise DriverError("workload=echo: file descriptor %d is not a listening TCP socket" % LISTEN_FD)
+    return s
+
+
+def _shut(sock):
+    """shutdown(SHUT_RD) on a listening socket: every accept() blocked on it,
+    in any thread or process, fails with EINVAL; poll() reports it ready."""
+    try:
+        sock.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass
+
+
+def _somaxconn():
+    """The backlog asyncio and uvloop re-listen() with: the kernel's largest,
+    as the listening socket was made (their default, 100, would overflow
+    under the load generator's 256 simultaneous dials)."""
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            return max(1, int(f.read()))
+    except (OSError, ValueError):
+        return socket.SOMAXCONN
+
+
+def _raise_nofile():
+    """Raise the soft limit on open descriptors to the hard one (as Go's
+    runtime does at start, so that Go and CPython servers meet the same
+    limit): a server holds one per open connection. Returns the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (OSError, ValueError):
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _fds_in_use():
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 64
+
+
+def _echo_sock(conn):
+    """Echo what the (blocking) socket conn sends, as it arrives, until EOF."""
+    recv, sendall = conn.recv, conn.sendall
+    while True:
+        data = recv(ECHO_BUF)
+        if not data:
+            return
+        sendall(data)
+
+
+def _echo_record():
+    """A served connection, as the process that served it reports it:
+    pid, tid, its own CPU time and peak RSS so far."""
+    return b"%d %d %d %d" % (os.getpid(), threading.get_native_id(), _cpu_ns(), _hwm_bytes())
+
+
+# Process workers' main functions (top level: spawn and forkserver pickle
+# them by name).
+
+
+def _echo_proc_once(conn, res):
+    """A cold worker of start_method=spawn|forkserver: serve the connection
+    it was handed, report it, exit."""
+    try:
+        try:
+            with conn:
+                _echo_sock(conn)
+        except Exception as e:
+            res.send_bytes(("E connection: " + _errmsg(e)).encode())
+            return
+        res.send_bytes(_echo_record())
+    except OSError:
+        pass  # the driver is gone
+
+
+def _echo_proc_watch(cmd, send):
+    """A warm worker's second thread: answer "stats", and end the worker at
+    None or EOF on its command pipe (the driver stops, or is gone), even
+    while its main thread is blocked in accept() or inside a connection."""
+    try:
+        while True:
+            job = cmd.recv()
+            if job is None:
+                break
+            if job == "stats":
+                send(("stats", _hwm_bytes()))
+    except (EOFError, OSError):
+        pass
+    os._exit(0)
+
+
+def _echo_proc_serve(close_fds, cmd, res, lsock):
+    """A warm worker: accept on the shared listening socket, serve the
+    connection to EOF, report it (pid, tid, own CPU so far), accept again."""
+    _close_fds(close_fds)
+    pid, tid = os.getpid(), threading.get_native_id()
+    lock = threading.Lock()
+
+    def send(msg):  # the watcher answers "stats" on the same pipe
+        with lock:
+            res.send(msg)
+
+    try:
+        send(("hello", pid, _cpu_ns()))
+        threading.Thread(target=_echo_proc_watch, args=(cmd, send), daemon=True).start()
+        accept = lsock.accept
+        while True:
+            try:
+                conn, _ = accept()
+            except OSError as e:
+                if e.errno != errno.EINVAL:  # EINVAL: the driver stops
+                    send(("err", "accept: " + _errmsg(e)))
+                break
+            try:
+                with conn:
+                    _echo_sock(conn)
+            except Exception as e:
+                send(("err", "connection: " + _errmsg(e)))
+                continue
+            send(("conn", pid, tid, _cpu_ns()))
+    except (OSError, EOFError):
+        pass  # the driver is gone
+    os._exit(0)
+
+
+def _echo_drain(res, tally):
+    """A cold process run's reader thread: the children's reports, as they
+    come (a full pipe would block them)."""
+    while True:
+        try:
+            b = res.recv_bytes()
+        except (EOFError, OSError):
+            return
+        if b.startswith(b"E "):
+            tally.fail(b[2:].decode("utf-8", "replace"))
+        else:
+            tally.served(tuple(int(x) for x in b.split()))
+
+
+class _EchoTally:
+    """The connections served in this process's threads (or reported by its
+    children), and how a run waits for N of them."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.recs = []         # (pid, tid, ...) per served connection, unclaimed
+        self.want = 0          # the running run's N; 0 between runs
+        self.done = threading.Event()
+        self.error = None
+        self.quit = False
+        self.stopping = False
+        self.active = set()    # sockets being served (cut by abort)
+        self.wake = None       # cold: unblocks the acceptor
+
+    def served(self, rec):
+        with self.lock:
+            self.recs.append(rec)
+            if self.want and len(self.recs) >= self.want:
+                self.done.set()
+
+    def fail(self, msg):
+        with self.lock:
+            if self.error is None:
+                self.error = msg
+        self.done.set()
+        if self.wake is not None:
+            self.wake()
+
+    def abort(self):
+        self.quit = True
+        self.done.set()
+        for _ in range(3):  # the set may change under us (free threading)
+            try:
+                conns = list(self.active)
+                break
+            except RuntimeError:
+                conns = []
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self.wake is not None:
+            self.wake()
+
+    def wait(self, n):
+        """Block until n connections are served since the last claim, or a
+        failure or quit; claim and return them."""
+        with self.lock:
+            self.want = n
+            if len(self.recs) >= n:  # served before the run began
+                self.done.set()
+        while True:
+            self.done.wait()
+            with self.lock:
+                if self.quit or self.error is not None or len(self.recs) >= n:
+                    self.want = 0
+                    self.done.clear()
+                    break
+                self.done.clear()
+        return self.claim(n)
+
+    def claim(self, n):
+        if self.quit:
+            raise _Quit()
+        with self.lock:
+            if self.error is not None:
+                raise DriverError(self.error)
+            if len(self.recs) < n:
+                raise DriverError("echo: served %d connections of %d" % (len(self.recs), n))
+            out = self.recs[:n]
+            del self.recs[:n]
+        return out
+
+
+def _echo_thread_worker(lsock, tally, hello):
+    """A warm thread: accept, serve to EOF, count, accept again."""
+    pid, tid = os.getpid(), threading.get_native_id()
+    accept, active = lsock.accept, tally.active
+    hello.put(tid)
+    while True:
+        try:
+            conn, _ = accept()
+        except OSError as e:
+            if not tally.stopping:
+                tally.fail("accept: " + _errmsg(e))
+            return
+        active.add(conn)
+        try:
+            _echo_sock(conn)
+        except Exception as e:
+            tally.fail("connection: " + _errmsg(e))
+            continue
+        finally:
+            active.discard(conn)
+            conn.close()
+        tally.served((pid, tid))
+
+
+_SOCKETSERVERS = None
+
+
+def _socketservers():
+    """socketserver's servers, adapted to a socket that is already
+    listening (imported on first use: spawned workers never need it)."""
+    global _SOCKETSERVERS
+    if _SOCKETSERVERS is not None:
+        return _SOCKETSERVERS
+    import socketserver
+
+    class ThreadHandler(socketserver.BaseRequestHandler):
+        def handle(self):
+            conn, tally = self.request, self.server.tally
+            tally.active.add(conn)
+            try:
+                _echo_sock(conn)
+            finally:
+                tally.active.discard(conn)
+            tally.served((os.getpid(), threading.get_native_id()))
+
+    class ForkHandler(socketserver.BaseRequestHandler):
+        def handle(self):  # in the child
+            _echo_sock(self.request)
+            self.server.res.send_bytes(_echo_record())
+
+    class Inherited:
+        """Serve on the inherited socket: constructed without binding or
+        listening (bind_and_activate=False), its own socket replaced by a
+        dup of ours, which server_close() closes. accepted counts the
+        connections handed to process_request (one handle_request each)."""
+        timeout = None  # handle_request blocks until a connection comes
+
+        def __init__(self, lsock, handler, tally):
+            super().__init__(lsock.getsockname(), handler, bind_and_activate=False)
+            self.socket.close()
+            self.socket = lsock
+            self.tally = tally
+            self.accepted = 0
+
+        def process_request(self, request, client_address):
+            self.accepted += 1
+            super().process_request(request, client_address)
+
+    class ThreadingServer(Inherited, socketserver.ThreadingTCPServer):
+        # daemon_threads = False, block_on_close = True (the defaults):
+        # server_close() joins every connection's thread.
+        def handle_error(self, request, client_address):
+            self.tally.fail("connection: " + _errmsg(sys.exc_info()[1]))
+
+    class ForkingServer(Inherited, socketserver.ForkingTCPServer):
+        # block_on_close = True: server_close() waits for every child.
+        def __init__(self, lsock, handler, tally, res):
+            super().__init__(lsock, handler, tally)
+            self.res, self.parent = res, os.getpid()
+            self.active_children = set()
+            _FORKED.append(self.active_children)
+
+        def handle_error(self, request, client_address):
+            msg = "connection: " + _errmsg(sys.exc_info()[1])
+            if os.getpid() == self.parent:  # e.g. fork failed
+                self.tally.fail(msg)
+                return
+            try:
+                self.res.send_bytes(("E " + msg).encode())
+            except OSError:
+                pass
+
+    _SOCKETSERVERS = (ThreadingServer, ThreadHandler, ForkingServer, ForkHandler)
+    return _SOCKETSERVERS
+
+
+_FORKED = []  # ForkingTCPServer children's pid sets (killed on an error exit)
+
+
+class EchoThreadModel:
+    def __init__(self, cfg):
+        self.n, self.warm = cfg["connections"], cfg["start"] == "warm"
+        self.lock = threading.Lock()
+        self.quit = False
+        self.tally = None
+        self.threads = []
+
+    def setup(self):
+        self.lsock = _listener()
+        self.lsock.setblocking(True)
+        nofile = _raise_nofile()
+        if not self.warm:
+            _socketservers()  # the import, outside the timed region
+            return
+        # Linux's accept() takes the descriptor of the connection it waits
+        # for before it blocks: a thread blocked in accept() holds one, as
+        # a thread serving a connection does. min(N, 20000) threads need as
+        # many descriptors; past the limit (RLIMIT_NOFILE, often 20000 or
+        # less) the pool is cut to what the limit leaves (32 spare for the
+        # driver's own files), or the last threads' accept() would fail with
+        # EMFILE at once.
+        self.pool = min(self.n, ECHO_THREAD_CAP, max(1, nofile - _fds_in_use() - 32))
+        self.tally = t = _EchoTally()
+        hello = queue.SimpleQueue()
+        for _ in range(self.pool):
+            th = threading.Thread(target=_echo_thread_worker, args=(self.lsock, t, hello), daemon=True)
+            th.start()
+            self.threads.append(th)
+        for _ in self.threads:
+            hello.get()  # every thread is about to block in accept()
+
+    def run(self):
+        n = self.n
+        if self.warm:
+            if self.quit:
+                raise _Quit()
+            c0 = _cpu_ns()
+            t0 = _mono()
+            outs = self.tally.wait(n)
+            t1 = _mono()
+            c1 = _cpu_ns()
+            return t1 - t0, c1 - c0, outs, 0
+        ThreadingServer, ThreadHandler = _socketservers()[:2]
+        tally = _EchoTally()
+        with self.lock:
+            if self.quit:
+                raise _Quit()
+            self.tally = tally
+        c0 = _cpu_ns()
+        t0 = _mono()
+        srv = ThreadingServer(socket.socket(fileno=os.dup(LISTEN_FD)), ThreadHandler, tally)
+        tally.wake = lambda: _shut(srv.socket)
+        if tally.quit:
+            tally.wake()
+        while srv.accepted < n and tally.error is None and not tally.quit:
+            srv.handle_request()
+        if tally.error is not None and not tally.quit:
+            raise DriverError(tally.error)  # at once: the exit ends the threads
+        srv.server_close()  # joins every connection's thread
+        t1 = _mono()
+        c1 = _cpu_ns()
+        self.tally = None
+        return t1 - t0, c1 - c0, tally.claim(n), 0
+
+    def abort(self):
+        with self.lock:
+            self.quit = True
+            t = self.tally
+        if t is not None:
+            t.abort()
+
+    def stop(self):
+        if self.warm:
+            # The pool's threads are daemon threads blocked in accept(): the
+            # driver's exit ends them, and nothing else holds them. Waking
+            # them (shutdown) to join them would cost a GIL convoy: 20 000
+            # threads leave one GIL hand-off at a time, ~35 s here.
+            self.tally.stopping = True
+            return
+        self.lsock.close()
+
+
+class EchoProcessModel:
+    def __init__(self, cfg):
+        self.n, self.warm = cfg["connections"], cfg["start"] == "warm"
+        self.method = cfg["start_method"]
+        self.ctx = multiprocessing.get_context(self.method)
+        self.fork = self.method == "fork"
+        self.lock = threading.Lock()
+        self.quit = False
+        self.tally = None
+        self.wake_w = None
+
+    def setup(self):
+        self.lsock = _listener()
+        self.lsock.setblocking(True)
+        _raise_nofile()  # inherited by the workers
+        if self.method == "forkserver":
+            from multiprocessing import forkserver
+            forkserver.ensure_running()
+        elif self.method == "spawn":
+            from multiprocessing import resource_tracker
+            resource_tracker.ensure_running()
+        if not self.warm:
+            if self.fork:
+                _socketservers()
+            return
+        ctx = self.ctx
+        self.wake_r, self.wake_w = os.pipe()
+        _HELD_FDS.update((self.wake_r, self.wake_w))
+        self.cmds, self.results, self.procs = [], [], []
+        for i in range(min(self.n, ECHO_PROCESS_CAP)):
+            cmd_r, cmd_w = ctx.Pipe(duplex=False)
+            res_r, res_w = ctx.Pipe(duplex=False)
+            close = ()
+            if self.fork:  # another worker's pipes would hide its death
+                close = sorted(_HELD_FDS.union((cmd_w.fileno(), res_r.fileno())))
+            p = ctx.Process(target=_echo_proc_serve, args=(close, cmd_r, res_w, self.lsock), daemon=True)
+            p.start()
+            _PROCS.append(p)
+            self.procs.append(p)
+            cmd_r.close()
+            res_w.close()
+            _HELD_FDS.update((cmd_w.fileno(), res_r.fileno()))
+            self.cmds.append(cmd_w)
+            self.results.append(res_r)
+        self.cpu = [0] * len(self.procs)  # each worker's CPU time, as last reported
+        self.recs = []                    # served connections, unclaimed
+        for i, r in enumerate(self.results):
+            msg = self._recv(i)
+            if msg[0] != "hello":
+                raise DriverError("worker %d: said %r at start" % (i, msg[0]))
+            self.cpu[i] = msg[2]
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.wake_r, selectors.EVENT_READ, -1)
+        for i, r in enumerate(self.results):
+            self.sel.register(r, selectors.EVENT_READ, i)
+
+    def _recv(self, i):
+        try:
+            msg = self.results[i].recv()
+        except EOFError:
+            raise DriverError("worker %d exited" % i) from None
+        if msg[0] == "conn":
+            self.recs.append((msg[1], msg[2]))
+            self.cpu[i] = msg[3]
+        elif msg[0] == "err":
+            raise DriverError("worker %d: %s" % (i, msg[1]))
+        return msg
+
+    def run(self):
+        if self.warm:
+            return self._run_warm()
+        if self.fork:
+            return self._run_cold_fork()
+        return self._run_cold_mp()
+
+    def _run_warm(self):
+        n, recs, select, recv = self.n, self.recs, self.sel.select, self._recv
+        if self.quit:
+            raise _Quit()
+        cpu0 = sum(self.cpu)
+        c0 = _cpu_ns()
+        t0 = _mono()
+        while len(recs) < n:
+            for key, _ in select():
+                if key.data < 0:
+                    raise _Quit()
+                recv(key.data)
+                if len(recs) >= n:
+                    break
+        t1 = _mono()
+        c1 = _cpu_ns()
+        # The workers' CPU time: what each reported with its last connection
+        # of this run, less what it had reported before it.
+        cpu = c1 - c0 + sum(self.cpu) - cpu0
+        outs = recs[:n]
+        del recs[:n]
+        # Peaks, asked for after the timed region: the pool's workers.
+        for c in self.cmds:
+            c.send("stats")
+        rss = 0
+        for i in range(len(self.results)):
+            while True:
+                msg = recv(i)
+                if msg[0] == "stats":
+                    rss += msg[1]
+                    break
+        return t1 - t0, cpu, outs, rss
+
+    def _begin_cold(self):
+        tally = _EchoTally()
+        with self.lock:
+            if self.quit:
+                raise _Quit()
+            self.tally = tally
+        return tally
+
+    def _end_cold(self, tally, n):
+        self.tally = None
+        outs = tally.claim(n)
+        return [o[:2] for o in outs], sum(o[2] for o in outs), sum(o[3] for o in outs)
+
+    def _run_cold_fork(self):
+        ForkingServer, ForkHandler = _socketservers()[2:]
+        n = self.n
+        tally = self._begin_cold()
+        c0 = _cpu_ns()
+        k0 = _cpu_ns(resource.RUSAGE_CHILDREN)
+        t0 = _mono()
+        res_r, res_w = self.ctx.Pipe(duplex=False)
+        reader = threading.Thread(target=_echo_drain, args=(res_r, tally), daemon=True)
+        reader.start()
+        srv = ForkingServer(socket.socket(fileno=os.dup(LISTEN_FD)), ForkHandler, tally, res_w)
+        tally.wake = lambda: _shut(srv.socket)
+        if tally.quit:
+            tally.wake()
+        while srv.accepted < n and tally.error is None and not tally.quit:
+            srv.handle_request()
+        if tally.error is not None and not tally.quit:
+            raise DriverError(tally.error)  # _die kills the children
+        if tally.quit:
+            for pid in list(srv.active_children):
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+        srv.server_close()  # waits for (reaps) every child
+        res_w.close()
+        reader.join()       # EOF: every child's report is in
+        t1 = _mono()
+        c1 = _cpu_ns()
+        k1 = _cpu_ns(resource.RUSAGE_CHILDREN)
+        res_r.close()
+        _FORKED.remove(srv.active_children)
+        outs, _, rss = self._end_cold(tally, n)
+        return t1 - t0, c1 - c0 + k1 - k0, outs, rss
+
+    def _run_cold_mp(self):
+        # spawn and forkserver: socketserver only forks; its acceptor loop,
+        # with a multiprocessing.Process per connection, which is handed the
+        # accepted socket (multiprocessing.reduction passes the descriptor).
+        n, ctx = self.n, self.ctx
+        tally = self._begin_cold()
+        c0 = _cpu_ns()
+        k0 = _cpu_ns(resource.RUSAGE_CHILDREN)
+        t0 = _mono()
+        res_r, res_w = ctx.Pipe(duplex=False)
+        reader = threading.Thread(target=_echo_drain, args=(res_r, tally), daemon=True)
+        reader.start()
+        lsock = socket.socket(fileno=os.dup(LISTEN_FD))
+        tally.wake = lambda: _shut(lsock)
+        if tally.quit:
+            tally.wake()
+        procs = []
+        while len(procs) < n and tally.error is None and not tally.quit:
+            try:
+                conn, _ = lsock.accept()
+            except OSError as e:
+                if tally.error is not None or tally.quit:
+                    break
+                raise DriverError("accept: " + _errmsg(e))
+            with conn:  # closed once the child has its own
+                p = ctx.Process(target=_echo_proc_once, args=(conn, res_w), daemon=True)
+                p.start()
+            procs.append(p)
+            _PROCS.append(p)
+        if tally.error is not None and not tally.quit:
+            raise DriverError(tally.error)  # _die kills the children
+        if tally.quit:
+            for p in procs:
+                p.kill()
+        for p in procs:
+            p.join()  # reaps it: its CPU time joins RUSAGE_CHILDREN
+        res_w.close()
+        reader.join()
+        t1 = _mono()
+        c1 = _cpu_ns()
+        k1 = _cpu_ns(resource.RUSAGE_CHILDREN)
+        lsock.close()
+        res_r.close()
+        del _PROCS[:]
+        outs, cpu_reported, rss = self._end_cold(tally, n)
+        if self.method == "forkserver":
+            # the forkserver's children, not ours: their own reports
+            return t1 - t0, c1 - c0 + cpu_reported, outs, rss
+        return t1 - t0, c1 - c0 + k1 - k0, outs, rss
+
+    def abort(self):
+        with self.lock:
+            self.quit = True
+            t = self.tally
+        if self.wake_w is not None:
+            try:
+                os.write(self.wake_w, b"q")
+            except OSError:
+                pass
+        if t is not None:
+            t.abort()
+            for p in list(_PROCS):
+                try:
+                    p.kill()
+                except Exception:
+                    pass
+            for s in list(_FORKED):
+                for pid in list(s):
+                    try:
+                        os.kill(pid, 9)
+                    except OSError:
+                        pass
+
+    def stop(self):
+        if self.warm:
+            for c in self.cmds:
+                _HELD_FDS.discard(c.fileno())
+                c.close()  # EOF: the worker exits, even from inside accept()
+            _shut(self.lsock)
+            deadline = time.monotonic() + 10
+            for pr in self.procs:
+                pr.join(max(0.0, deadline - time.monotonic()))
+            for pr in self.procs:
+                if pr.exitcode is None:
+                    pr.kill()
+                    pr.join(1)
+            del _PROCS[:]
+        self.lsock.close()
+
+
+class EchoLoopModel:
+    def __init__(self, cfg):
+        global asyncio
+        import asyncio as _asyncio
+        asyncio = _asyncio
+        self.n, self.warm = cfg["connections"], cfg["start"] == "warm"
+        if cfg["event_loop"] == "uvloop":
+            import uvloop  # checked at start
+            self.factory = uvloop.new_event_loop
+        else:
+            self.factory = None
+        self.Runner = getattr(asyncio, "Runner", _MiniRunner)
+        self.runner = None
+        self.backlog = _somaxconn()
+        self.lock = threading.Lock()
+        self.quit = False
+        self.loop = None     # the loop a run is on (for abort, from stdin's thread)
+        self.fut = None      # the running run's: done at N served
+        self.recs = []
+        self.error = None
+        self.active = set()  # the writers of the connections being served
+
+    async def _serve(self, reader, writer):
+        pid, tid = os.getpid(), threading.get_native_id()
+        active = self.active
+        active.add(writer)
+        try:
+            read, write, drain = reader.read, writer.write, writer.drain
+            while True:
+                data = await read(ECHO_BUF)
+                if not data:
+                    break
+                write(data)
+                await drain()
+            writer.close()
+            await writer.wait_closed()
+        except Exception as e:
+            writer.close()
+            self._fail("connection: " + _errmsg(e))
+            return
+        finally:
+            active.discard(writer)
+        recs = self.recs
+        recs.append((pid, tid))
+        fut = self.fut
+        if fut is not None and len(recs) >= self.n and not fut.done():
+            fut.set_result(None)
+
+    def _fail(self, msg):
+        if self.error is None:
+            self.error = msg
+        fut = self.fut
+        if fut is not None and not fut.done():
+            fut.set_exception(DriverError(msg))
+
+    def _abort_in_loop(self):
+        for w in list(self.active):
+            w.transport.abort()
+        fut = self.fut
+        if fut is not None and not fut.done():
+            fut.set_exception(_Quit())
+
+    def abort(self):
+        with self.lock:
+            self.quit = True
+            loop = self.loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._abort_in_loop)
+            except RuntimeError:
+                pass  # closed
+
+    async def _wait(self, t0, c0):
+        # The run's future, after the clocks were read: done at once if
+        # enough connections were served before the run began (warm).
+        fut = self.fut = asyncio.get_running_loop().create_future()
+        if self.quit:  # abort's callback may have run before fut existed
+            fut.set_exception(_Quit())
+        elif self.error is not None:
+            fut.set_exception(DriverError(self.error))
+        elif len(self.recs) >= self.n:
+            fut.set_result(None)
+        try:
+            await fut
+        finally:
+            self.fut = None
+        t1 = _mono()
+        c1 = _cpu_ns()
+        outs = self.recs[:self.n]
+        del self.recs[:self.n]
+        return t1 - t0, c1 - c0, outs
+
+    async def _start(self):
+        with self.lock:
+            self.loop = asyncio.get_running_loop()
+        self.server = await asyncio.start_server(self._serve, sock=self.lsock, backlog=self.backlog)
+
+    async def _run_warm(self):
+        c0 = _cpu_ns()
+        t0 = _mono()
+        return await self._wait(t0, c0)
+
+    async def _cold_main(self, t0, c0):
+        with self.lock:
+            if self.quit:
+                raise _Quit()
+            self.loop = asyncio.get_running_loop()
+        lsock = socket.socket(fileno=os.dup(LISTEN_FD))  # the server closes it
+        server = await asyncio.start_server(self._serve, sock=lsock, backlog=self.backlog)
+        try:
+            return await self._wait(t0, c0)
+        finally:
+            server.close()
+            for w in list(self.active):  # none, unless the run failed
+                w.transport.abort()
+            await server.wait_closed()
+
+    def setup(self):
+        self.lsock = _listener()
+        _raise_nofile()
+        if self.warm:
+            # The loop and the server live across runs: between runs the loop
+            # is stopped (connections wait in the backlog); a run runs it
+            # until N connections are served.
+            self.runner = self.Runner(loop_factory=self.factory)
+            self.runner.run(self._start())
+        else:
+            self.lsock.close()  # checked; each run makes its own dup
+
+    def run(self):
+        if self.quit:
+            raise _Quit()
+        if self.warm:
+            elapsed, cpu, outs = self.runner.run(self._run_warm())
+            return elapsed, cpu, outs, 0
+        self.recs, self.error = [], None
+        c0 = _cpu_ns()
+        t0 = _mono()
+        try:
+            with self.Runner(loop_factory=self.factory) as runner:
+                _, cpu, outs = runner.run(self._cold_main(t0, c0))
+        finally:
+            with self.lock:
+                self.loop = None
+        # The timed region ends with the loop closed.
+        t1 = _mono()
+        c1 = _cpu_ns()
+        return t1 - t0, c1 - c0, outs, 0
+
+    async def _stop(self):
+        self.server.close()
+        for w in list(self.active):
+            w.transport.abort()
+        await self.server.wait_closed()
+
+    def stop(self):
+        if self.runner is not None:
+            self.runner.run(self._stop())
+            self.runner.close()
+            self.runner = None
+        with self.lock:
+            self.loop = None
+
+
+class _StdinLines:
+    """stdin's lines, read by a thread of its own (workload=echo): a quit or
+    EOF that comes while a run waits for connections that may never come
+    ends the run at once (on_quit), instead of when the caller kills the
+    driver. It reads descriptor 0 with os.read, never sys.stdin, whose lock
+    a forked child would inherit held."""
+
+    def __init__(self, on_quit):
+        self.q = queue.SimpleQueue()
+        self.on_quit = on_quit
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        buf = b""
+        while True:
+            try:
+                chunk = os.read(0, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            buf += chunk
+            while True:
+                line, nl, rest = buf.partition(b"\n")
+                if not nl:
+                    break
+                buf = rest
+                self._line(line)
+        if buf:
+            self._line(buf)
+        self.on_quit()
+        self.q.put("")  # EOF
+
+    def _line(self, line):
+        text = line.decode("utf-8", "replace")
+        if text.strip() == "quit":
+            self.on_quit()
+        self.q.put(text + "\n")
+
+    def readline(self):
+        return self.q.get()
+
+
+# --------------------------------------------------------------------------
 # Arguments
 
 
@@ -828,6 +1749,7 @@ _WORKLOAD_KEYS = {
     "primes": ("ranges",),
     "sleep": ("tasks", "concurrency", "sleep_ns"),
     "pipeline": ("stages", "messages", "payload_bytes"),
+    "echo": ("connections", "requests", "payload_bytes", "think_ns"),
 }
 _KEYS = {"workload", "model", "start", "start_method", "event_loop"}.union(*_WORKLOAD_KEYS.values())
 
@@ -892,6 +1814,13 @@ def parse_args(argv):
         cfg["sleep_ns"] = _uint("sleep_ns", kv["sleep_ns"], 0)
         if cfg["concurrency"] > cfg["tasks"]:
             raise ArgError("concurrency=%d > tasks=%d" % (cfg["concurrency"], cfg["tasks"]))
+    elif w == "echo":
+        # requests, payload_bytes and think_ns describe the load the
+        # generator makes; the server only echoes.
+        cfg["connections"] = _uint("connections", kv["connections"], 1)
+        cfg["requests"] = _uint("requests", kv["requests"], 1)
+        cfg["payload_bytes"] = _uint("payload_bytes", kv["payload_bytes"], 1)
+        cfg["think_ns"] = _uint("think_ns", kv["think_ns"], 0)
     else:
         cfg["stages"] = _uint("stages", kv["stages"], 0)
         cfg["messages"] = _uint("messages", kv["messages"], 1)
@@ -956,6 +1885,7 @@ def format_result(elapsed, cpu, peak, f):
         "slept=%d" % f["slept"],
         "spans=" + (",".join("%d:%d" % s for s in spans) if spans else "-"),
         "received=%d" % f["received"],
+        "served=%d" % f["served"],
     ])
 
 
@@ -966,6 +1896,12 @@ def _die(msg):
             p.kill()
         except Exception:
             pass
+    for s in _FORKED:  # ForkingTCPServer's children
+        for pid in list(s):
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
     try:
         _emit("error " + _oneline(msg))
     except Exception:
@@ -994,7 +1930,11 @@ def main(argv):
     try:
         plan = Plan(cfg)
         warm = cfg["start"] == "warm"
-        if cfg["model"] == "thread":
+        echo = cfg["workload"] == "echo"
+        if echo:
+            model = {"thread": EchoThreadModel, "loop": EchoLoopModel,
+                     "process": EchoProcessModel}[cfg["model"]](cfg)
+        elif cfg["model"] == "thread":
             model = ThreadModel(plan, warm)
         elif cfg["model"] == "loop":
             model = LoopModel(plan, warm, cfg["event_loop"])
@@ -1003,6 +1943,10 @@ def main(argv):
         model.setup()
         _emit("ready")
         readline = sys.stdin.readline
+        if echo:
+            # A run waits for connections, not for its own workers: stdin is
+            # watched during it (see _StdinLines).
+            readline = _StdinLines(model.abort).readline
         while True:
             line = readline()
             if not line:
@@ -1010,7 +1954,10 @@ def main(argv):
             cmd = line.strip()
             if cmd == "run":
                 _reset_hwm()
-                elapsed, cpu, outs, workers_rss = model.run()
+                try:
+                    elapsed, cpu, outs, workers_rss = model.run()
+                except _Quit:
+                    break  # quit or EOF during the run: stop, no result
                 fields = plan.collect(outs)
                 _emit(format_result(elapsed, cpu, _hwm_bytes() + workers_rss, fields))
             elif cmd == "quit":

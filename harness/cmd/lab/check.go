@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"time"
 
 	"concurrency-lab/experiments/matrix"
@@ -23,6 +25,18 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	m, err := matrix.Load(*matrixPath)
 	if err != nil {
 		return usageError{err}
+	}
+	// Cells this machine cannot give what they need are refused here,
+	// with the reason, rather than failing mid-run.
+	lim := runner.DetectLimits()
+	var refused []error
+	for _, c := range m.Cells() {
+		if err := lim.Check(c); err != nil {
+			refused = append(refused, err)
+		}
+	}
+	if len(refused) > 0 {
+		return usageError{fmt.Errorf("%s: %d cells exceed this machine's limits:\n  %w", *matrixPath, len(refused), joinLines(refused))}
 	}
 	k := runner.Calibrate(runtime.NumCPU())
 	var total time.Duration
@@ -81,4 +95,13 @@ func detectable(m *matrix.Matrix, o diff.Options) string {
 	}
 	return fmt.Sprintf("lab diff: with %d reps a side over %d cells (%s), a lone change can be flagged (best p = %.3g < α = %g): the smallest it flags is %.0f%%, when the two runs' samples of the cell do not overlap",
 		reps, cells, o.Correction, pw.MinPAdj, o.Alpha, 100*o.Threshold)
+}
+
+// joinLines joins errors one per line, indented.
+func joinLines(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "\n  "))
 }

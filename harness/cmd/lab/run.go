@@ -103,6 +103,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return usageError{fmt.Errorf("run: --hardware %q is not declared in %s (declared: %s)", *hardware, *matrixPath, declared(m))}
 		}
 		o.HardwareID, o.Declared = *hardware, &d
+		m.SetCPUs(d.CPUs) // "1..cpus" parameters cover the declared machine
 		usable, err := hw.UsableCPUs()
 		if err != nil {
 			return err
@@ -119,6 +120,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError{err}
 	}
+	lim := runner.DetectLimits()
+	for _, c := range o.Cells {
+		if err := lim.Check(c); err != nil {
+			return usageError{fmt.Errorf("run: %w (lab check lists every such cell)", err)}
+		}
+	}
+	o.Limits = &lim
 	o.Warnings = append(o.Warnings, noise(machine)...)
 	for _, w := range o.Warnings {
 		fmt.Fprintln(stderr, "lab: warning:", w)

@@ -433,10 +433,19 @@ func Scale(unit string, top float64) (factor float64, display string) {
 		default:
 			return 1e6, "CPU µs"
 		}
-	case "peak-rss-B", "B", "B/task":
+	case "p50-sec", "p99-sec":
+		switch {
+		case top >= 1:
+			return 1, "s"
+		case top >= 1e-3:
+			return 1e3, "ms"
+		default:
+			return 1e6, "µs"
+		}
+	case "peak-rss-B", "B", "B/task", "B/connection":
 		suffix := ""
-		if unit == "B/task" {
-			suffix = "/task"
+		if unit != "peak-rss-B" && unit != "B" {
+			suffix = unit[1:]
 		}
 		switch {
 		case top >= 1<<30:

@@ -1,0 +1,252 @@
+package goroutine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/model/modeltest"
+	"concurrency-lab/experiments/workloads/echo"
+)
+
+func mustEcho(conns, reqs, size int, think time.Duration) echo.Job {
+	j, err := echo.NewJob(conns, reqs, size, think)
+	if err != nil {
+		panic(err)
+	}
+	return j
+}
+
+// The server echoes, every Run serves exactly its connections, all in this
+// process. Warm and cold run the same server: "warm" runs one Start twice,
+// "cold" starts a server for each Run, as a cold cell does.
+func TestEcho(t *testing.T) {
+	jobs := []struct {
+		name string
+		job  echo.Job
+	}{
+		{"3x5x64B", mustEcho(3, 5, 64, 0)},
+		{"3x5x1KiB/think", mustEcho(3, 5, 1024, time.Millisecond)},
+	}
+	check := func(t *testing.T, rs []model.Result) {
+		for i, r := range rs {
+			if len(r.PIDs) != 1 || r.PIDs[0] != os.Getpid() {
+				t.Errorf("run %d: served in processes %v; want only this one (%d)", i, r.PIDs, os.Getpid())
+			}
+			if len(r.TIDs) < 1 || len(r.TIDs) > r.Served {
+				t.Errorf("run %d: %d TIDs %v for %d connections; want 1 to %d", i, len(r.TIDs), r.TIDs, r.Served, r.Served)
+			}
+		}
+	}
+	for _, tt := range jobs {
+		t.Run("warm/"+tt.name, func(t *testing.T) {
+			check(t, modeltest.Run(t, Model{}, tt.job, 2))
+			modeltest.NoChildren(t)
+		})
+		t.Run("cold/"+tt.name, func(t *testing.T) {
+			for range 2 {
+				check(t, modeltest.Run(t, Model{}, tt.job, 1))
+			}
+			modeltest.NoChildren(t)
+		})
+	}
+}
+
+func listen(t *testing.T) (*os.File, string) {
+	t.Helper()
+	ln, addr, err := echo.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln, addr
+}
+
+// serveOnce runs x once against the load generator, as modeltest.Run does.
+func serveOnce(t *testing.T, x model.Exec, addr string, j echo.Job) model.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang detector
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	load := make(chan error, 1)
+	go func() {
+		_, err := echo.Generate(ctx, addr, j)
+		if err != nil {
+			stop()
+		}
+		load <- err
+	}()
+	r, err := x.Run(runCtx)
+	stop()
+	if lerr := <-load; lerr != nil {
+		t.Fatalf("load generator: %v (Run: %v)", lerr, err)
+	}
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := j.Verify(r.Served); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// stillListening checks that the caller's listening socket is open and
+// accepts connections after the server is gone.
+func stillListening(t *testing.T, ln *os.File, addr string) {
+	t.Helper()
+	if _, err := unix.FcntlInt(ln.Fd(), unix.F_GETFD, 0); err != nil {
+		t.Errorf("the caller's listening socket (fd %d) was closed: %v", ln.Fd(), err)
+		return
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Errorf("the caller's listening socket no longer listens: %v", err)
+		return
+	}
+	c.Close()
+}
+
+// noGoroutinesLeft waits until this process runs no more goroutines than
+// before (the load generator's may take a moment to end after Run): a
+// liveness bound, not a speed threshold.
+func noGoroutinesLeft(t *testing.T, before int) {
+	t.Helper()
+	for end := time.Now().Add(20 * time.Second); runtime.NumGoroutine() > before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, %d before the server started:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+	}
+}
+
+// Servers started on one socket in turn (as a cold cell's executions are)
+// each serve and leave the socket listening, and no goroutine behind.
+func TestEchoServersShareTheSocketInTurn(t *testing.T) {
+	ln, addr := listen(t)
+	j := mustEcho(3, 2, 100, 0)
+	j.Listener = ln
+	before := runtime.NumGoroutine()
+	for i := range 3 {
+		x, err := Model{}.Start(t.Context(), j)
+		if err != nil {
+			t.Fatalf("Start %d: %v", i, err)
+		}
+		serveOnce(t, x, addr, j)
+		serveOnce(t, x, addr, j)
+		if err := x.Close(); err != nil {
+			t.Fatalf("Close %d: %v", i, err)
+		}
+		noGoroutinesLeft(t, before)
+	}
+	stillListening(t, ln, addr)
+}
+
+// A connection reset by its client fails the Run, promptly and naming the
+// reset; Close leaves no goroutine behind nor closes the caller's socket.
+func TestEchoResetFailsTheRun(t *testing.T) {
+	ln, addr := listen(t)
+	j := mustEcho(2, 1, 64, 0)
+	j.Listener = ln
+	before := runtime.NumGoroutine()
+	x, err := Model{}.Start(t.Context(), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang detector
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := x.Run(ctx)
+		done <- err
+	}()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second client, still connected when the Run fails: the server
+	// closes it rather than leave it (and its goroutine) hanging.
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.SetReadDeadline(time.Now().Add(time.Minute)) // a hang detector
+	// One echo on each first, so that both are being served.
+	msg := make([]byte, 64)
+	for _, c := range []net.Conn{c, c2} {
+		echo.Fill(msg, 0, 0)
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.(*net.TCPConn).SetLinger(0) // Close sends a reset
+	c.Close()
+	err = <-done
+	t.Logf("Run: %v", err)
+	switch {
+	case err == nil:
+		t.Fatal("Run succeeded; want an error")
+	case errors.Is(err, context.DeadlineExceeded):
+		t.Fatalf("Run: %v; want it to fail at the reset, not to hang", err)
+	case !strings.Contains(err.Error(), "reset"):
+		t.Errorf("Run: %q; want it to name the reset", err)
+	}
+	if _, err := c2.Read(msg); !errors.Is(err, io.EOF) {
+		t.Errorf("reading the other connection after the failed Run: %v; want EOF: the server closes it", err)
+	}
+	if _, err := x.Run(t.Context()); err == nil {
+		t.Error("a Run after a failed one succeeded; want an error")
+	}
+	if err := x.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	noGoroutinesLeft(t, before)
+	stillListening(t, ln, addr)
+}
+
+// A Run waiting for connections that never come ends with its context.
+func TestEchoRunHonoursTheContext(t *testing.T) {
+	ln, addr := listen(t)
+	j := mustEcho(2, 1, 64, 0)
+	j.Listener = ln
+	before := runtime.NumGoroutine()
+	x, err := Model{}.Start(t.Context(), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	if _, err := x.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run: %v; want an error wrapping %v", err, context.Canceled)
+	}
+	if err := x.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	noGoroutinesLeft(t, before)
+	stillListening(t, ln, addr)
+}
+
+func TestEchoNeedsAListener(t *testing.T) {
+	x, err := Model{}.Start(t.Context(), mustEcho(2, 1, 1, 0))
+	if err == nil {
+		x.Close()
+		t.Fatal("Start succeeded without a listening socket; want an error")
+	}
+	if !strings.Contains(err.Error(), "Listener") {
+		t.Errorf("Start: %q; want it to name Job.Listener", err)
+	}
+}
