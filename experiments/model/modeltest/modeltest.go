@@ -46,23 +46,15 @@ func Run(t testing.TB, m model.Model, w model.Work, reps int) []model.Result {
 	clk := sleep.NewClock()
 	for i := range reps {
 		start, from := time.Now(), clk.Now()
-		load := make(chan error, 1)
-		runCtx, stop := context.WithCancel(ctx)
+		var r model.Result
+		var err, lerr error
 		if j, ok := w.(echo.Job); ok {
-			go func() {
-				_, err := echo.Generate(ctx, addr, j)
-				if err != nil {
-					stop() // the server would wait for connections that never come
-				}
-				load <- err
-			}()
+			r, err, lerr = driveEcho(ctx, x, addr, j)
 		} else {
-			load <- nil
+			r, err = x.Run(ctx)
 		}
-		r, err := x.Run(runCtx)
-		stop()
 		to := clk.Now()
-		if lerr := <-load; lerr != nil && err == nil {
+		if lerr != nil && err == nil {
 			x.Close()
 			t.Fatalf("%s: Run %d of %T: the load generator: %v", m.Name(), i, w, lerr)
 		}

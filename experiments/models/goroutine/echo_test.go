@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/workloads/echo"
@@ -61,61 +59,6 @@ func TestEcho(t *testing.T) {
 	}
 }
 
-func listen(t *testing.T) (*os.File, string) {
-	t.Helper()
-	ln, addr, err := echo.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln, addr
-}
-
-// serveOnce runs x once against the load generator, as modeltest.Run does.
-func serveOnce(t *testing.T, x model.Exec, addr string, j echo.Job) model.Result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang detector
-	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	load := make(chan error, 1)
-	go func() {
-		_, err := echo.Generate(ctx, addr, j)
-		if err != nil {
-			stop()
-		}
-		load <- err
-	}()
-	r, err := x.Run(runCtx)
-	stop()
-	if lerr := <-load; lerr != nil {
-		t.Fatalf("load generator: %v (Run: %v)", lerr, err)
-	}
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if err := j.Verify(r.Served); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-// stillListening checks that the caller's listening socket is open and
-// accepts connections after the server is gone.
-func stillListening(t *testing.T, ln *os.File, addr string) {
-	t.Helper()
-	if _, err := unix.FcntlInt(ln.Fd(), unix.F_GETFD, 0); err != nil {
-		t.Errorf("the caller's listening socket (fd %d) was closed: %v", ln.Fd(), err)
-		return
-	}
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Errorf("the caller's listening socket no longer listens: %v", err)
-		return
-	}
-	c.Close()
-}
-
 // noGoroutinesLeft waits until this process runs no more goroutines than
 // before (the load generator's may take a moment to end after Run): a
 // liveness bound, not a speed threshold.
@@ -132,7 +75,7 @@ func noGoroutinesLeft(t *testing.T, before int) {
 // Servers started on one socket in turn (as a cold cell's executions are)
 // each serve and leave the socket listening, and no goroutine behind.
 func TestEchoServersShareTheSocketInTurn(t *testing.T) {
-	ln, addr := listen(t)
+	ln, addr := modeltest.EchoListener(t)
 	j := mustEcho(3, 2, 100, 0)
 	j.Listener = ln
 	before := runtime.NumGoroutine()
@@ -141,20 +84,20 @@ func TestEchoServersShareTheSocketInTurn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Start %d: %v", i, err)
 		}
-		serveOnce(t, x, addr, j)
-		serveOnce(t, x, addr, j)
+		modeltest.ServeEcho(t, x, addr, j)
+		modeltest.ServeEcho(t, x, addr, j)
 		if err := x.Close(); err != nil {
 			t.Fatalf("Close %d: %v", i, err)
 		}
 		noGoroutinesLeft(t, before)
 	}
-	stillListening(t, ln, addr)
+	modeltest.StillListening(t, ln, addr)
 }
 
 // A connection reset by its client fails the Run, promptly and naming the
 // reset; Close leaves no goroutine behind nor closes the caller's socket.
 func TestEchoResetFailsTheRun(t *testing.T) {
-	ln, addr := listen(t)
+	ln, addr := modeltest.EchoListener(t)
 	j := mustEcho(2, 1, 64, 0)
 	j.Listener = ln
 	before := runtime.NumGoroutine()
@@ -215,12 +158,12 @@ func TestEchoResetFailsTheRun(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 	noGoroutinesLeft(t, before)
-	stillListening(t, ln, addr)
+	modeltest.StillListening(t, ln, addr)
 }
 
 // A Run waiting for connections that never come ends with its context.
 func TestEchoRunHonoursTheContext(t *testing.T) {
-	ln, addr := listen(t)
+	ln, addr := modeltest.EchoListener(t)
 	j := mustEcho(2, 1, 64, 0)
 	j.Listener = ln
 	before := runtime.NumGoroutine()
@@ -237,7 +180,7 @@ func TestEchoRunHonoursTheContext(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 	noGoroutinesLeft(t, before)
-	stillListening(t, ln, addr)
+	modeltest.StillListening(t, ln, addr)
 }
 
 func TestEchoNeedsAListener(t *testing.T) {

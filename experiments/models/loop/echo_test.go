@@ -13,21 +13,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/workloads/echo"
 )
-
-// listen makes an echo listening socket, closed when the test ends.
-func listen(t *testing.T) (*os.File, string) {
-	t.Helper()
-	ln, addr, err := echo.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln, addr
-}
 
 // startEchoOn starts the loop's echo server for j on ln; it is closed when
 // the test ends, if the test has not closed it (a second Close is free).
@@ -40,35 +28,6 @@ func startEchoOn(t *testing.T, ln *os.File, j echo.Job) *echoExec {
 	}
 	t.Cleanup(func() { x.Close() })
 	return x.(*echoExec)
-}
-
-// runEcho is one execution of j, driven as modeltest.Run drives it: the
-// load generator, in this process, against Run.
-func runEcho(t *testing.T, x *echoExec, addr string, j echo.Job) model.Result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	load := make(chan error, 1)
-	go func() {
-		_, err := echo.Generate(ctx, addr, j)
-		if err != nil {
-			stop()
-		}
-		load <- err
-	}()
-	r, err := x.Run(runCtx)
-	if lerr := <-load; lerr != nil {
-		t.Fatalf("load generator: %v (Run: %v)", lerr, err)
-	}
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if err := model.Verify(j, r, 0); err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 // The echo workload through the shared harness, warm (one server, several
@@ -116,10 +75,10 @@ func TestEchoThousandConnectionsOnOneThread(t *testing.T) {
 	if need := uint64(2*j.Connections + 100); lim.Cur < need {
 		t.Skipf("RLIMIT_NOFILE is %d; the test needs %d fds", lim.Cur, need)
 	}
-	ln, addr := listen(t)
+	ln, addr := modeltest.EchoListener(t)
 	x := startEchoOn(t, ln, j)
 	for i := range 2 {
-		r := runEcho(t, x, addr, j)
+		r := modeltest.ServeEcho(t, x, addr, j)
 		if r.Served != j.Connections {
 			t.Errorf("Run %d: served %d; want %d", i, r.Served, j.Connections)
 		}
@@ -162,7 +121,7 @@ func TestEchoResetFailsRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ln, addr := listen(t)
+			ln, addr := modeltest.EchoListener(t)
 			x := startEchoOn(t, ln, j)
 			// A deadline only so that a hang fails rather than stalls.
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -216,8 +175,8 @@ func TestEchoCloseReleasesFDs(t *testing.T) {
 	}{
 		{"unused", func(*testing.T, *echoExec, string) []net.Conn { return nil }},
 		{"after runs", func(t *testing.T, x *echoExec, addr string) []net.Conn {
-			runEcho(t, x, addr, j)
-			runEcho(t, x, addr, j)
+			modeltest.ServeEcho(t, x, addr, j)
+			modeltest.ServeEcho(t, x, addr, j)
 			return nil
 		}},
 		{"run cancelled with connections open", func(t *testing.T, x *echoExec, addr string) []net.Conn {
@@ -251,7 +210,7 @@ func TestEchoCloseReleasesFDs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ln, addr := listen(t)
+			ln, addr := modeltest.EchoListener(t)
 			// Let the runtime open what it opens on first use (the
 			// network poller's fds, for the clients).
 			if l, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {

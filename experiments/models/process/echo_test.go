@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/workloads/echo"
@@ -82,69 +80,12 @@ func TestEchoPoolWorkersAreDistinct(t *testing.T) {
 	modeltest.NoChildren(t)
 }
 
-// listen makes a listening socket for a test and closes it at its end.
-func listen(t *testing.T) (*os.File, string) {
-	t.Helper()
-	ln, addr, err := echo.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln, addr
-}
-
-// serveOnce runs x once against the load generator, as modeltest.Run does,
-// and fails t if either fails.
-func serveOnce(t *testing.T, x model.Exec, addr string, j echo.Job) model.Result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang detector
-	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	load := make(chan error, 1)
-	go func() {
-		_, err := echo.Generate(ctx, addr, j)
-		if err != nil {
-			stop()
-		}
-		load <- err
-	}()
-	r, err := x.Run(runCtx)
-	stop()
-	if lerr := <-load; lerr != nil {
-		t.Fatalf("load generator: %v (Run: %v)", lerr, err)
-	}
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if err := j.Verify(r.Served); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-// stillListening checks that the caller's listening socket is open and
-// accepts connections after the server is gone.
-func stillListening(t *testing.T, ln *os.File, addr string) {
-	t.Helper()
-	if _, err := unix.FcntlInt(ln.Fd(), unix.F_GETFD, 0); err != nil {
-		t.Errorf("the caller's listening socket (fd %d) was closed: %v", ln.Fd(), err)
-		return
-	}
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Errorf("the caller's listening socket no longer listens: %v", err)
-		return
-	}
-	c.Close()
-}
-
 // A cold cell starts a server on the same socket for every execution of a
 // sample; a warm one could too. Close leaves the socket fit for the next.
 func TestEchoServersShareTheSocketInTurn(t *testing.T) {
 	for _, cold := range []bool{false, true} {
 		t.Run(startName(cold), func(t *testing.T) {
-			ln, addr := listen(t)
+			ln, addr := modeltest.EchoListener(t)
 			j := mustEcho(3, 2, 100, 0)
 			j.Listener = ln
 			for i := range 3 {
@@ -152,13 +93,13 @@ func TestEchoServersShareTheSocketInTurn(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Start %d: %v", i, err)
 				}
-				serveOnce(t, x, addr, j)
+				modeltest.ServeEcho(t, x, addr, j)
 				if err := x.Close(); err != nil {
 					t.Fatalf("Close %d: %v", i, err)
 				}
 				modeltest.NoChildren(t)
 			}
-			stillListening(t, ln, addr)
+			modeltest.StillListening(t, ln, addr)
 		})
 	}
 }
@@ -168,7 +109,7 @@ func TestEchoServersShareTheSocketInTurn(t *testing.T) {
 func TestEchoResetFailsTheRun(t *testing.T) {
 	for _, cold := range []bool{false, true} {
 		t.Run(startName(cold), func(t *testing.T) {
-			ln, addr := listen(t)
+			ln, addr := modeltest.EchoListener(t)
 			j := mustEcho(2, 1, 64, 0)
 			j.Listener = ln
 			x, err := Model{Cold: cold}.Start(t.Context(), j)
@@ -214,7 +155,7 @@ func TestEchoResetFailsTheRun(t *testing.T) {
 			if err := x.Close(); err != nil {
 				t.Errorf("Close: %v", err)
 			}
-			stillListening(t, ln, addr)
+			modeltest.StillListening(t, ln, addr)
 		})
 	}
 }
@@ -224,7 +165,7 @@ func TestEchoResetFailsTheRun(t *testing.T) {
 func TestEchoRunHonoursTheContext(t *testing.T) {
 	for _, cold := range []bool{false, true} {
 		t.Run(startName(cold), func(t *testing.T) {
-			ln, addr := listen(t)
+			ln, addr := modeltest.EchoListener(t)
 			j := mustEcho(2, 1, 64, 0)
 			j.Listener = ln
 			x, err := Model{Cold: cold}.Start(t.Context(), j)
@@ -241,7 +182,7 @@ func TestEchoRunHonoursTheContext(t *testing.T) {
 				t.Errorf("children left after the cancelled Run, before Close: %v", kids)
 			}
 			closeAndCheck(t, x)
-			stillListening(t, ln, addr)
+			modeltest.StillListening(t, ln, addr)
 		})
 	}
 }
@@ -252,7 +193,7 @@ func TestEchoRunHonoursTheContext(t *testing.T) {
 func TestEchoCollectUsage(t *testing.T) {
 	for _, cold := range []bool{false, true} {
 		t.Run(startName(cold), func(t *testing.T) {
-			ln, addr := listen(t)
+			ln, addr := modeltest.EchoListener(t)
 			j := mustEcho(3, 20, 1024, 0)
 			j.Listener = ln
 			x, err := Model{Cold: cold}.Start(t.Context(), j)
@@ -265,7 +206,7 @@ func TestEchoCollectUsage(t *testing.T) {
 				t.Fatalf("%T is not a model.UsageCollector", x)
 			}
 			for run := range 2 {
-				r := serveOnce(t, x, addr, j)
+				r := modeltest.ServeEcho(t, x, addr, j)
 				if r.ChildCPU != 0 || r.ChildPeakRSS != 0 {
 					t.Errorf("run %d: Result has ChildCPU %v, ChildPeakRSS %d; want zeros (CollectUsage reports them)", run, r.ChildCPU, r.ChildPeakRSS)
 				}
@@ -293,14 +234,14 @@ func TestEchoCollectUsage(t *testing.T) {
 // After a good Run, Close ends the warm workers by ending their request
 // pipes: each exits on its own, with status 0, wherever it was waiting.
 func TestEchoCloseEndsWorkersByEOF(t *testing.T) {
-	ln, addr := listen(t)
+	ln, addr := modeltest.EchoListener(t)
 	j := mustEcho(3, 2, 64, 0)
 	j.Listener = ln
 	x, err := Model{}.Start(t.Context(), j)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveOnce(t, x, addr, j)
+	modeltest.ServeEcho(t, x, addr, j)
 	if err := x.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -338,7 +279,7 @@ func TestEchoNeedsAListener(t *testing.T) {
 func TestEchoCountsCarryOverRuns(t *testing.T) {
 	for _, cold := range []bool{false, true} {
 		t.Run(startName(cold), func(t *testing.T) {
-			ln, addr := listen(t)
+			ln, addr := modeltest.EchoListener(t)
 			j := mustEcho(3, 3, 64, 0)
 			j.Listener = ln
 			x, err := Model{Cold: cold}.Start(t.Context(), j)
