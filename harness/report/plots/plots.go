@@ -415,7 +415,7 @@ func render(p *plot.Plot, w, h vg.Length) ([]byte, error) {
 func Scale(unit string, top float64) (factor float64, display string) {
 	top = math.Abs(top)
 	switch unit {
-	case "sec/op":
+	case "sec/op", "p50-sec", "p99-sec":
 		switch {
 		case top >= 1:
 			return 1, "s"
@@ -432,15 +432,6 @@ func Scale(unit string, top float64) (factor float64, display string) {
 			return 1e3, "CPU ms"
 		default:
 			return 1e6, "CPU µs"
-		}
-	case "p50-sec", "p99-sec":
-		switch {
-		case top >= 1:
-			return 1, "s"
-		case top >= 1e-3:
-			return 1e3, "ms"
-		default:
-			return 1e6, "µs"
 		}
 	case "peak-rss-B", "B", "B/task", "B/connection":
 		suffix := ""
