@@ -2,8 +2,11 @@ package modeltest
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,4 +81,40 @@ func StillListening(t testing.TB, ln *os.File, addr string) {
 		return
 	}
 	c.Close()
+}
+
+// EchoOnce makes one 64-byte request on c and reads its echo back, so that
+// the server is serving c.
+func EchoOnce(t testing.TB, c net.Conn) {
+	t.Helper()
+	msg := make([]byte, 64)
+	echo.Fill(msg, 0, 0)
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Reset closes c with a reset (SO_LINGER 0) instead of an orderly close.
+func Reset(c net.Conn) {
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+}
+
+// WantFailedAtReset checks the error of a Run whose client reset its
+// connection: the Run failed, at the reset (naming it), and did not hang
+// until its deadline.
+func WantFailedAtReset(t testing.TB, err error) {
+	t.Helper()
+	t.Logf("Run: %v", err)
+	switch {
+	case err == nil:
+		t.Fatal("Run succeeded; want an error")
+	case errors.Is(err, context.DeadlineExceeded):
+		t.Fatalf("Run: %v; want it to fail at the reset, not to hang", err)
+	case !strings.Contains(err.Error(), "reset"):
+		t.Errorf("Run: %q; want it to name the reset", err)
+	}
 }

@@ -126,29 +126,11 @@ func TestEchoResetFailsTheRun(t *testing.T) {
 	defer c2.Close()
 	c2.SetReadDeadline(time.Now().Add(time.Minute)) // a hang detector
 	// One echo on each first, so that both are being served.
-	msg := make([]byte, 64)
-	for _, c := range []net.Conn{c, c2} {
-		echo.Fill(msg, 0, 0)
-		if _, err := c.Write(msg); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, msg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.(*net.TCPConn).SetLinger(0) // Close sends a reset
-	c.Close()
-	err = <-done
-	t.Logf("Run: %v", err)
-	switch {
-	case err == nil:
-		t.Fatal("Run succeeded; want an error")
-	case errors.Is(err, context.DeadlineExceeded):
-		t.Fatalf("Run: %v; want it to fail at the reset, not to hang", err)
-	case !strings.Contains(err.Error(), "reset"):
-		t.Errorf("Run: %q; want it to name the reset", err)
-	}
-	if _, err := c2.Read(msg); !errors.Is(err, io.EOF) {
+	modeltest.EchoOnce(t, c)
+	modeltest.EchoOnce(t, c2)
+	modeltest.Reset(c)
+	modeltest.WantFailedAtReset(t, <-done)
+	if _, err := c2.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Errorf("reading the other connection after the failed Run: %v; want EOF: the server closes it", err)
 	}
 	if _, err := x.Run(t.Context()); err == nil {

@@ -165,48 +165,13 @@ func (p *echoPool) Run(ctx context.Context) (model.Result, error) {
 // from its first connection after the previous collection to the ask, and
 // its peak RSS since the previous collection, summed over those workers.
 func (p *echoPool) CollectUsage(ctx context.Context) (time.Duration, int64, error) {
-	if err := p.g.usable(ctx, "collecting usage"); err != nil {
-		return 0, 0, err
-	}
-	asked := 0
-	for w, owed := range p.owed {
-		if !owed {
-			continue
+	return p.g.collectUsage(ctx, p.reqs, p.owed, func(ev event) bool {
+		if ev.f.kind != kServed {
+			return false
 		}
-		if err := writeFrame(p.reqs[w], kAsk); err != nil {
-			p.g.stop()
-			return 0, 0, p.g.abort(p.g.procs[w].fail("died before it could report its usage"))
-		}
-		asked++
-	}
-	var cpu time.Duration
-	var peak int64
-	for asked > 0 {
-		select {
-		case ev := <-p.g.events:
-			w, pr := ev.w, p.g.procs[ev.w]
-			if ev.exited {
-				return 0, 0, p.g.abort(pr.fail("died before it reported its usage"))
-			}
-			if ev.f.kind == kServed {
-				p.early = append(p.early, ev) // a connection outside any Run: the next one's
-				continue
-			}
-			if err := ev.f.want(kUsage, 2); err != nil || !p.owed[w] {
-				if err == nil {
-					err = fmt.Errorf("a usage report it was not asked for")
-				}
-				return 0, 0, p.g.abort(&workerError{name: pr.name, pid: pr.pid, what: "broke the protocol", reason: err.Error()})
-			}
-			cpu += nsDuration(ev.f.vals[0])
-			peak += int64(ev.f.vals[1])
-			p.owed[w] = false
-			asked--
-		case <-ctx.Done():
-			return 0, 0, p.g.abort(fmt.Errorf("process: collecting usage: %w", ctx.Err()))
-		}
-	}
-	return cpu, peak, nil
+		p.early = append(p.early, ev) // a connection outside any Run: the next one's
+		return true
+	})
 }
 
 // Close closes the workers' request pipes, which ends them wherever their

@@ -3,7 +3,6 @@ package process
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"slices"
@@ -128,27 +127,9 @@ func TestEchoResetFailsTheRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// One echo first, so that the connection is being served.
-			msg := make([]byte, 64)
-			echo.Fill(msg, 0, 0)
-			if _, err := c.Write(msg); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.ReadFull(c, msg); err != nil {
-				t.Fatal(err)
-			}
-			c.(*net.TCPConn).SetLinger(0) // Close sends a reset
-			c.Close()
-			err = <-done
-			t.Logf("Run: %v", err)
-			switch {
-			case err == nil:
-				t.Fatal("Run succeeded; want an error")
-			case errors.Is(err, context.DeadlineExceeded):
-				t.Fatalf("Run: %v; want it to fail at the reset, not to hang", err)
-			case !strings.Contains(err.Error(), "reset"):
-				t.Errorf("Run: %q; want it to name the reset", err)
-			}
+			modeltest.EchoOnce(t, c) // so that the connection is being served
+			modeltest.Reset(c)
+			modeltest.WantFailedAtReset(t, <-done)
 			if _, err := x.Run(t.Context()); err == nil {
 				t.Error("a Run after a failed one succeeded; want an error")
 			}

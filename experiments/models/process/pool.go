@@ -167,17 +167,26 @@ func (p *pool) Run(ctx context.Context) (model.Result, error) {
 // model.UsageCollector; call it between Runs, never during one. If a worker
 // fails to answer, the Exec becomes unusable, as after a failed Run.
 func (p *pool) CollectUsage(ctx context.Context) (time.Duration, int64, error) {
-	if err := p.g.usable(ctx, "collecting usage"); err != nil {
+	return p.g.collectUsage(ctx, p.jobs, p.owed, nil)
+}
+
+// collectUsage asks every worker i with owed[i] set for its usage over its
+// pipe pipes[i], and sums what they report: their CPU time and their peak
+// RSS. Another frame that arrives meanwhile goes to other, which says
+// whether it took it (nil: none is expected). A worker that dies, breaks the
+// protocol or outlasts ctx makes the group unusable, as a failed Run does.
+func (g *group) collectUsage(ctx context.Context, pipes []*os.File, owed []bool, other func(event) bool) (time.Duration, int64, error) {
+	if err := g.usable(ctx, "collecting usage"); err != nil {
 		return 0, 0, err
 	}
 	asked := 0
-	for w, owed := range p.owed {
-		if !owed {
+	for w, o := range owed {
+		if !o {
 			continue
 		}
-		if err := writeFrame(p.jobs[w], kAsk); err != nil {
-			p.g.stop()
-			return 0, 0, p.g.abort(p.g.procs[w].fail("died before it could report its usage"))
+		if err := writeFrame(pipes[w], kAsk); err != nil {
+			g.stop()
+			return 0, 0, g.abort(g.procs[w].fail("died before it could report its usage"))
 		}
 		asked++
 	}
@@ -185,23 +194,26 @@ func (p *pool) CollectUsage(ctx context.Context) (time.Duration, int64, error) {
 	var peak int64
 	for asked > 0 {
 		select {
-		case ev := <-p.g.events:
-			w, pr := ev.w, p.g.procs[ev.w]
+		case ev := <-g.events:
+			w, pr := ev.w, g.procs[ev.w]
 			if ev.exited {
-				return 0, 0, p.g.abort(pr.fail("died before it reported its usage"))
+				return 0, 0, g.abort(pr.fail("died before it reported its usage"))
 			}
-			if err := ev.f.want(kUsage, 2); err != nil || !p.owed[w] {
+			if other != nil && other(ev) {
+				continue
+			}
+			if err := ev.f.want(kUsage, 2); err != nil || !owed[w] {
 				if err == nil {
 					err = fmt.Errorf("a usage report it was not asked for")
 				}
-				return 0, 0, p.g.abort(&workerError{name: pr.name, pid: pr.pid, what: "broke the protocol", reason: err.Error()})
+				return 0, 0, g.abort(&workerError{name: pr.name, pid: pr.pid, what: "broke the protocol", reason: err.Error()})
 			}
 			cpu += nsDuration(ev.f.vals[0])
 			peak += int64(ev.f.vals[1])
-			p.owed[w] = false
+			owed[w] = false
 			asked--
 		case <-ctx.Done():
-			return 0, 0, p.g.abort(fmt.Errorf("process: collecting usage: %w", ctx.Err()))
+			return 0, 0, g.abort(fmt.Errorf("process: collecting usage: %w", ctx.Err()))
 		}
 	}
 	return cpu, peak, nil
