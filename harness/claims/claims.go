@@ -344,13 +344,9 @@ func judgeNoGIL(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	return sameArticle(d, o, o.Margins.NoGIL, "process", "thread")
 }
 
-// sleepTasks lists the tasks values of model's ok sleep cells with all tasks
-// waiting at once (workers = 0), ascending, with the cells.
-func sleepTasks(d *rundir.Dir, model string) ([]int, map[int]*rundir.Cell) {
-	return sleepTasksIn(d, GoRuntime, model)
-}
-
-// sleepTasksIn is sleepTasks in one runtime.
+// sleepTasksIn lists the tasks values of one runtime's ok sleep cells of
+// model with all tasks waiting at once (workers = 0), ascending, with the
+// cells.
 func sleepTasksIn(d *rundir.Dir, runtime, model string) ([]int, map[int]*rundir.Cell) {
 	cells := map[int]*rundir.Cell{}
 	var ts []int

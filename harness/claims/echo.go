@@ -2,7 +2,8 @@ package claims
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 
 	"concurrency-lab/harness/rundir"
@@ -43,44 +44,17 @@ func echoSeries(d *rundir.Dir, runtime, model string, slow bool) map[string]map[
 	return out
 }
 
-func sortedKeys[V any](m map[int]V) []int {
-	ks := make([]int, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Ints(ks)
-	return ks
-}
-
-func sortedStrings[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
 // runtimesOf lists the runtimes of run d's cells, go first, then in the
 // summary's order.
 func runtimesOf(d *rundir.Dir) []string {
 	out := []string{GoRuntime}
 	for i := range d.Summary.Cells {
 		rt := RuntimeOf(&d.Summary.Cells[i])
-		if !contains(out, rt) {
+		if !slices.Contains(out, rt) {
 			out = append(out, rt)
 		}
 	}
 	return out
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
 }
 
 // echoModels are the models that serve echo, in the report's order.
@@ -94,13 +68,13 @@ func judgeManyConns(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	for _, rt := range runtimesOf(d) {
 		loops := echoSeries(d, rt, "loop", true)
 		threads := echoSeries(d, rt, "thread", true)
-		for _, key := range sortedStrings(loops) {
+		for _, key := range slices.Sorted(maps.Keys(loops)) {
 			ls, ts := loops[key], threads[key]
 			if ts == nil {
 				continue
 			}
 			most := -1
-			for _, n := range sortedKeys(ls) {
+			for _, n := range slices.Sorted(maps.Keys(ls)) {
 				if ts[n] != nil {
 					most = n
 				}
@@ -151,9 +125,9 @@ func judgeFewConns(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	for _, rt := range append(CPythonRuntimes(d), GoRuntime) {
 		loops := echoSeries(d, rt, "loop", false)
 		threads := echoSeries(d, rt, "thread", false)
-		for _, key := range sortedStrings(loops) {
+		for _, key := range slices.Sorted(maps.Keys(loops)) {
 			ls, ts := loops[key], threads[key]
-			for _, n := range sortedKeys(ls) { // the fewest both have
+			for _, n := range slices.Sorted(maps.Keys(ls)) { // the fewest both have
 				if ts[n] == nil {
 					continue
 				}
@@ -174,9 +148,9 @@ func judgeFewConns(d *rundir.Dir, o Options) ([]Comparison, []string) {
 // the echo cells both served: the fast ones at the most connections.
 func uvloopEcho(d *rundir.Dir, o Options, asyncio, uv string) (Comparison, bool, error) {
 	as, us := echoSeries(d, asyncio, "loop", false), echoSeries(d, uv, "loop", false)
-	for _, key := range sortedStrings(as) {
+	for _, key := range slices.Sorted(maps.Keys(as)) {
 		a, u := as[key], us[key]
-		ns := sortedKeys(a)
+		ns := slices.Sorted(maps.Keys(a))
 		for i := len(ns) - 1; i >= 0; i-- {
 			n := ns[i]
 			if u[n] == nil {
@@ -206,7 +180,7 @@ func runtimeLabel(rt string) string {
 // made of the two medians' CIs (conservative: the widest difference they
 // allow).
 func perUnit(model, unit string, cells map[int]*rundir.Cell) (Quantity, bool) {
-	ts := sortedKeys(cells)
+	ts := slices.Sorted(maps.Keys(cells))
 	if len(ts) < 2 {
 		return Quantity{}, false
 	}

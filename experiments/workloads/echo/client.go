@@ -22,9 +22,6 @@ type Stats struct {
 	// request's first byte written to its echo's last byte read.
 	P50 time.Duration `json:"p50_ns"`
 	P99 time.Duration `json:"p99_ns"`
-	// Connect is the longest time a dial took (the server's accept queue
-	// and the kernel's handshake): a server that accepts slowly shows here.
-	Connect time.Duration `json:"connect_max_ns"`
 }
 
 // MaxDialing bounds the connections being opened at once: ten thousand
@@ -40,7 +37,6 @@ func Generate(ctx context.Context, addr string, j Job) (Stats, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	lat := make([][]time.Duration, j.Connections)
-	connect := make([]time.Duration, j.Connections)
 	dialing := make(chan struct{}, MaxDialing)
 	var wg sync.WaitGroup
 	var once sync.Once
@@ -57,14 +53,12 @@ func Generate(ctx context.Context, addr string, j Job) (Stats, error) {
 			case <-ctx.Done():
 				return
 			}
-			t0 := time.Now()
 			conn, err := d.DialContext(ctx, "tcp", addr)
 			<-dialing
 			if err != nil {
 				fail(fmt.Errorf("echo: connection %d: %w", c, err))
 				return
 			}
-			connect[c] = time.Since(t0)
 			// A connection the context ends must not block for ever.
 			stop := context.AfterFunc(ctx, func() { conn.Close() })
 			defer stop()
@@ -89,7 +83,6 @@ func Generate(ctx context.Context, addr string, j Job) (Stats, error) {
 	}
 	st.Requests = len(all)
 	st.P50, st.P99 = Percentile(all, 0.50), Percentile(all, 0.99)
-	st.Connect = slices.Max(connect)
 	return st, nil
 }
 
