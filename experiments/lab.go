@@ -17,10 +17,15 @@ import (
 	"concurrency-lab/experiments/models/process"
 	"concurrency-lab/experiments/models/thread"
 	"concurrency-lab/experiments/runtimes"
+	"concurrency-lab/experiments/workloads/blocking"
+	"concurrency-lab/experiments/workloads/convoy"
 	"concurrency-lab/experiments/workloads/echo"
+	"concurrency-lab/experiments/workloads/hold"
+	"concurrency-lab/experiments/workloads/interleave"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
+	"concurrency-lab/experiments/workloads/spawn"
 )
 
 // Registry: every model and workload the matrix can name. The matrix package
@@ -62,11 +67,21 @@ func NewWork(c matrix.Cell) (model.Work, error) {
 	case "primes":
 		w, err = primes.NewJob(c.Int("n"), c.Int("workers"), primes.Split(c.Value("split")))
 	case "sleep":
-		w, err = sleep.NewJob(c.Int("tasks"), c.Int("workers"), time.Duration(c.Int("sleep_ms"))*time.Millisecond)
+		w, err = sleep.NewJob(c.Int("tasks"), c.Int("workers"), ms(c.Int("sleep_ms")))
 	case "pipeline":
 		w, err = pipeline.NewJob(c.Int("stages"), c.Int("messages"), c.Int("payload_bytes"))
 	case "echo":
-		w, err = echo.NewJob(c.Int("connections"), c.Int("requests"), c.Int("payload_bytes"), time.Duration(c.Int("think_ms"))*time.Millisecond)
+		w, err = echo.NewJob(c.Int("connections"), c.Int("requests"), c.Int("payload_bytes"), ms(c.Int("think_ms")))
+	case "interleave":
+		w, err = interleave.NewJob(c.Int("tasks"), c.Int("events"), c.Int("repeats"), c.Value("between"), time.Duration(c.Int("gap_us"))*time.Microsecond, c.Int("compute_n"))
+	case "blocking":
+		w, err = blocking.NewJob(c.Int("tasks"), ms(c.Int("block_ms")), ms(c.Int("wait_ms")), c.Value("offload"), c.Int("pool"))
+	case "spawn":
+		w, err = spawn.NewJob(c.Int("workers"))
+	case "hold":
+		w, err = hold.NewJob(c.Int("workers"), c.Int("result_bytes"), c.Value("results"))
+	case "convoy":
+		w, err = convoy.NewJob(c.Int("ops"), time.Duration(c.Int("io_us"))*time.Microsecond, c.Int("cpu_workers"), c.Int("chunk_n"))
 	default:
 		err = fmt.Errorf("no implementation of workload %q", c.Workload)
 	}
@@ -75,3 +90,5 @@ func NewWork(c matrix.Cell) (model.Work, error) {
 	}
 	return w, nil
 }
+
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"concurrency-lab/experiments/matrix"
 	"concurrency-lab/experiments/models/process"
 	"concurrency-lab/experiments/runtimes"
 	"concurrency-lab/experiments/workloads/echo"
+	"concurrency-lab/experiments/workloads/interleave"
 )
 
 // TestMain serves as a process-model worker when the process model started
@@ -40,6 +42,13 @@ func TestMain(m *testing.M) {
 //	peak-waiting sleep: the most tasks inside their wait at the same moment
 //	             (measured from each task's recorded wait, not assumed)
 //	gil-switches/s  thread-gil: GIL hand-overs per second of timed region
+//	requests/s, p50-ns, p99-ns  echo: verified requests per second, and the
+//	             request latency's percentiles (the worst execution's)
+//	orders       interleave: distinct event orders over the repeats
+//	longest-run  interleave: most consecutive events of one task
+//	p50-ns, p99-ns, chunks/op  convoy: the I/O worker's per-operation
+//	             latency percentiles; CPU chunks done beside it
+//	ns/worker    spawn: the timed region per worker started or handed a task
 //
 // threads counts the distinct OS threads that ran at least one task: in a
 // sleep cell whose workers cannot all start before the first ones finish,
@@ -123,6 +132,18 @@ func benchCell(b *testing.B, c matrix.Cell) {
 		b.ReportMetric(float64(s.Requests)/s.Elapsed.Seconds(), "requests/s")
 		b.ReportMetric(float64(s.P50.Nanoseconds()), "p50-ns")
 		b.ReportMetric(float64(s.P99.Nanoseconds()), "p99-ns")
+	case "interleave":
+		b.ReportMetric(float64(interleave.Distinct(s.Orders)), "orders")
+		b.ReportMetric(float64(interleave.LongestRun(s.Orders)), "longest-run")
+		// The orders themselves, as a comment line that benchfmt (and
+		// benchstat) skip and the lab keeps with the result that follows.
+		fmt.Printf("%s %s %s\n", interleave.RawPrefix, c.Name(), strings.Join(interleave.Counts(s.Orders), " "))
+	case "convoy":
+		b.ReportMetric(float64(s.P50.Nanoseconds()), "p50-ns")
+		b.ReportMetric(float64(s.P99.Nanoseconds()), "p99-ns")
+		b.ReportMetric(float64(s.Chunks)/float64(s.N), "chunks/op")
+	case "spawn":
+		b.ReportMetric(float64(s.Elapsed.Nanoseconds())/s.Units, "ns/worker")
 	default:
 		b.ReportMetric(s.Units/s.Elapsed.Seconds(), "tasks/s")
 	}

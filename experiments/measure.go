@@ -13,10 +13,15 @@ import (
 	"concurrency-lab/experiments/matrix"
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/models/thread"
+	"concurrency-lab/experiments/workloads/blocking"
+	"concurrency-lab/experiments/workloads/convoy"
 	"concurrency-lab/experiments/workloads/echo"
+	"concurrency-lab/experiments/workloads/hold"
+	"concurrency-lab/experiments/workloads/interleave"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
+	"concurrency-lab/experiments/workloads/spawn"
 )
 
 // Timer is the part of *testing.B that Measure drives.
@@ -59,6 +64,13 @@ type Sample struct {
 	// 99th-percentile request latencies, as the generator measured them.
 	Requests int
 	P50, P99 time.Duration
+	// Orders holds, for the interleave workload, every execution's orders
+	// (one per repeat), in execution order.
+	Orders []string
+	// Chunks is, for the convoy workload, the CPU workers' chunks over the
+	// n executions. The convoy's P50 and P99 are the I/O worker's
+	// per-operation latencies (the worst execution's), as for echo.
+	Chunks int
 }
 
 // gilExec is an Exec behind an emulated GIL (the thread-gil model).
@@ -172,6 +184,12 @@ func measure(ctx context.Context, c matrix.Cell, m model.Model, n int, t Timer) 
 		}
 		s.Requests += e.load.Requests
 		s.P50, s.P99 = max(s.P50, e.load.P50), max(s.P99, e.load.P99)
+		if len(e.r.Latencies) > 0 {
+			p50, p99 := echo.Percentile(e.r.Latencies, 0.50), echo.Percentile(e.r.Latencies, 0.99)
+			s.P50, s.P99 = max(s.P50, p50), max(s.P99, p99)
+		}
+		s.Orders = append(s.Orders, e.r.Orders...)
+		s.Chunks += e.r.Chunks
 	}
 
 	self1, _ := osmeter.CPU(unix.RUSAGE_SELF)
@@ -310,6 +328,16 @@ func units(w model.Work) float64 {
 		return float64(w.Bytes())
 	case echo.Job:
 		return float64(w.Total())
+	case interleave.Job:
+		return float64(w.Repeats)
+	case blocking.Job:
+		return float64(w.Tasks)
+	case spawn.Job:
+		return float64(w.Workers)
+	case hold.Job:
+		return float64(w.Workers)
+	case convoy.Job:
+		return float64(w.Ops)
 	}
 	return 0
 }

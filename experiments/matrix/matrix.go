@@ -371,6 +371,8 @@ func (c *checker) experiment(i int, d experimentDoc, defaults Settings) Experime
 			c.fail(at+".models", "%q is not a model; want one of %s", name, quoteAll(Models()))
 		case seen[name]:
 			c.fail(at+".models", "%q is listed twice", name)
+		case ok && w.models != nil && !slices.Contains(w.models, name):
+			c.fail(at+".models", "workload %q runs only under %s, not %q", d.Workload, quoteAll(w.models), name)
 		default:
 			taken = append(taken, m.params...)
 		}
@@ -500,6 +502,12 @@ func (c *checker) capacity(at string, x Experiment) {
 	case "echo":
 		// A thread, or a process, per connection being served.
 		need = maxInt(x.Values("connections"))
+	case "spawn", "hold":
+		need = maxInt(x.Values("workers"))
+	case "interleave":
+		need = maxInt(x.Values("tasks"))
+	case "convoy":
+		need = maxInt(x.Values("cpu_workers")) + 1
 	}
 	for _, name := range x.Models {
 		m, _ := findModel(name)

@@ -66,7 +66,7 @@ var (
 	}
 	runtimeWorkloads = map[string][]string{
 		KindGo:      nil, // every workload
-		KindCPython: {"primes", "sleep", "pipeline", "echo"},
+		KindCPython: {"primes", "sleep", "pipeline", "echo", "interleave", "blocking", "spawn", "hold", "convoy"},
 		KindNative:  {"primes", "sleep", "pipeline", "echo"},
 	}
 )

@@ -38,6 +38,8 @@ func (k kind) String() string {
 type workloadSpec struct {
 	name   string
 	params []param
+	// models lists the models that implement the workload (nil = all).
+	models []string
 }
 
 type modelSpec struct {
@@ -78,6 +80,43 @@ var workloads = []workloadSpec{
 		{key: "stages", def: "3", kind: intKind, check: atLeast(1), doc: "stages between source and sink"},
 		{key: "messages", kind: intKind, check: atLeast(1), doc: "payloads per run"},
 		{key: "payload_bytes", kind: intKind, check: between(1, 64<<20), doc: "bytes per payload"},
+		start,
+	}},
+	{name: "interleave", params: []param{
+		{key: "tasks", def: "2", kind: intKind, check: between(2, 26), doc: "tasks run side by side, each emitting its events"},
+		{key: "events", def: "10", kind: intKind, check: between(1, 10000), doc: "numbered events per task"},
+		{key: "repeats", def: "20", kind: intKind, check: between(1, 10000), doc: "times the tasks are run per execution; the orders are compared across them"},
+		{key: "between", def: "wait", kind: stringKind, check: oneOf("wait", "compute"),
+			doc: "between two events a task waits gap_us (the article's sleep) or counts the primes in [2, compute_n]"},
+		{key: "gap_us", def: "1000", kind: intKind, check: atLeast(0), doc: "the wait between two events, µs"},
+		{key: "compute_n", def: "2000", kind: intKind, check: atLeast(2), doc: "the computation between two events: primes in [2, compute_n]"},
+		start,
+	}},
+	{name: "blocking", models: []string{"loop"}, params: []param{
+		{key: "tasks", kind: intKind, check: between(1, 10000), doc: "loop tasks, each making one blocking call, then one asynchronous wait"},
+		{key: "block_ms", def: "20", kind: intKind, check: atLeast(0), doc: "the blocking call, ms"},
+		{key: "wait_ms", def: "20", kind: intKind, check: atLeast(0), doc: "the asynchronous wait after it, ms"},
+		{key: "offload", def: "none", kind: stringKind, check: oneOf("none", "pool"),
+			doc: "none: the blocking call runs on the loop; pool: on a thread pool the task awaits (run_in_executor)"},
+		{key: "pool", def: "0", kind: intKind, check: between(0, 10000), doc: "threads in the pool, for offload = pool; 0 = one per task"},
+		start,
+	}},
+	{name: "spawn", params: []param{
+		{key: "workers", kind: intKind, check: atLeast(1), doc: "workers started (cold) or handed an empty task from a pool (warm)"},
+		start,
+	}},
+	{name: "hold", params: []param{
+		{key: "workers", kind: intKind, check: atLeast(1), doc: "workers, each producing one result"},
+		{key: "result_bytes", def: "1048576", kind: intKind, check: between(8, 1<<30), doc: "bytes per result"},
+		{key: "results", def: "hold", kind: stringKind, check: oneOf("hold", "release"),
+			doc: "hold: every result kept until all workers are done; release: each consumed and dropped as it arrives"},
+		start,
+	}},
+	{name: "convoy", params: []param{
+		{key: "ops", def: "500", kind: intKind, check: atLeast(1), doc: "the I/O worker's blocking operations"},
+		{key: "io_us", def: "100", kind: intKind, check: atLeast(1), doc: "each operation's blocking wait, µs"},
+		{key: "cpu_workers", def: "1", kind: intKind, check: between(0, 64), doc: "CPU-bound workers beside the I/O worker (0 = the I/O worker alone)"},
+		{key: "chunk_n", def: "1000", kind: intKind, check: atLeast(2), doc: "a CPU worker's unit of work: primes in [2, chunk_n]"},
 		start,
 	}},
 }

@@ -17,6 +17,11 @@ var smokeCaps = map[string]int{
 	"connections":   100,
 	"requests":      20,
 	"think_ms":      10,
+	"repeats":       5,
+	"block_ms":      10,
+	"wait_ms":       10,
+	"ops":           50,
+	"result_bytes":  64 << 10,
 }
 
 // Smoke returns the experiment reduced for a smoke run: every parameter list

@@ -17,14 +17,19 @@ import (
 	"slices"
 	"time"
 
+	"concurrency-lab/experiments/workloads/blocking"
+	"concurrency-lab/experiments/workloads/convoy"
 	"concurrency-lab/experiments/workloads/echo"
+	"concurrency-lab/experiments/workloads/hold"
+	"concurrency-lab/experiments/workloads/interleave"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
+	"concurrency-lab/experiments/workloads/spawn"
 )
 
-// Work is one of the workload jobs: primes.Job, sleep.Job, *pipeline.Job or
-// echo.Job.
+// Work is one of the workload jobs: primes.Job, sleep.Job, *pipeline.Job,
+// echo.Job, interleave.Job, blocking.Job, spawn.Job, hold.Job or convoy.Job.
 // Workload names the job's workload as the matrix spells it, so that a value
 // of any other type is not Work and cannot reach a model.
 type Work interface {
@@ -37,6 +42,11 @@ var (
 	_ Work = sleep.Job{}
 	_ Work = (*pipeline.Job)(nil)
 	_ Work = echo.Job{}
+	_ Work = interleave.Job{}
+	_ Work = blocking.Job{}
+	_ Work = spawn.Job{}
+	_ Work = hold.Job{}
+	_ Work = convoy.Job{}
 )
 
 // Model is one concurrency model.
@@ -92,6 +102,22 @@ type Result struct {
 	// echoed until the client closed, and closed. The load generator, not
 	// the server, checks every echo.
 	Served int
+	// Orders holds, for the interleave workload, one order per repeat: the
+	// tasks' letters in the order their events reached the shared log
+	// (interleave.Log).
+	Orders []string
+	// Done counts what completed: blocking tasks that finished both their
+	// steps, spawn workers that ran their task, hold results consumed.
+	Done int
+	// Digest is, for the hold workload, the sum of the consumed results'
+	// digests (hold.Sum).
+	Digest uint64
+	// Latencies holds, for the convoy workload, the I/O worker's time for
+	// each operation, from before its blocking call until it ran again.
+	Latencies []time.Duration
+	// Chunks is, for the convoy workload, how many chunks of CPU work the
+	// CPU workers completed and checked (convoy.Job.CheckChunk).
+	Chunks int
 	// Timed, when not zero, is the Run's own measurement of its timed
 	// region: an external runtime's driver times the work inside the
 	// interpreter (see SelfTimed), and the caller uses it instead of its
@@ -182,6 +208,16 @@ func Verify(w Work, r Result, elapsed time.Duration) error {
 		return nil
 	case echo.Job:
 		return w.Verify(r.Served)
+	case interleave.Job:
+		return w.Verify(r.Orders)
+	case blocking.Job:
+		return w.Verify(r.Done, elapsed+r.Early)
+	case spawn.Job:
+		return w.Verify(r.Done)
+	case hold.Job:
+		return w.Verify(r.Digest, r.Done)
+	case convoy.Job:
+		return w.Verify(r.Latencies, r.Chunks, r.Early)
 	}
 	return fmt.Errorf("model: unknown work %T", w)
 }

@@ -192,6 +192,16 @@ func parseResult(body string) (model.Result, error) {
 			r.Served, err = strconv.Atoi(v)
 		case "spans":
 			r.Waits, err = spans(v)
+		case "orders":
+			r.Orders, err = orders(v)
+		case "done":
+			r.Done, err = strconv.Atoi(v)
+		case "digest":
+			r.Digest, err = strconv.ParseUint(v, 10, 64)
+		case "latencies":
+			r.Latencies, err = durations(v)
+		case "chunks":
+			r.Chunks, err = strconv.Atoi(v)
 		}
 		if err != nil {
 			return r, fmt.Errorf("result field %s: %w", k, err)
@@ -220,6 +230,33 @@ func ints(v string) ([]int, error) {
 			return nil, err
 		}
 		out[i] = n
+	}
+	return out, nil
+}
+
+// orders reads interleave's orders: each a string of task letters.
+func orders(v string) ([]string, error) {
+	if v == "-" || v == "" {
+		return nil, nil
+	}
+	out := strings.Split(v, ",")
+	for _, o := range out {
+		if o == "" || strings.Trim(o, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+			return nil, fmt.Errorf("order %q is not a string of task letters", truncate(o, 80))
+		}
+	}
+	return out, nil
+}
+
+// durations reads a list of nanoseconds.
+func durations(v string) ([]time.Duration, error) {
+	ns, err := ints(v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Duration, len(ns))
+	for i, n := range ns {
+		out[i] = time.Duration(n)
 	}
 	return out, nil
 }

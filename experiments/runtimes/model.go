@@ -12,10 +12,15 @@ import (
 
 	"concurrency-lab/experiments/matrix"
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/blocking"
+	"concurrency-lab/experiments/workloads/convoy"
 	"concurrency-lab/experiments/workloads/echo"
+	"concurrency-lab/experiments/workloads/hold"
+	"concurrency-lab/experiments/workloads/interleave"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
+	"concurrency-lab/experiments/workloads/spawn"
 )
 
 // Model runs one cell's model in an external runtime's driver. It is a
@@ -59,6 +64,20 @@ func (m Model) Args(w model.Work) ([]string, error) {
 	case echo.Job:
 		args = append(args, "connections="+strconv.Itoa(w.Connections), "requests="+strconv.Itoa(w.Requests),
 			"payload_bytes="+strconv.Itoa(w.PayloadBytes), "think_ns="+strconv.FormatInt(int64(w.Think), 10))
+	case interleave.Job:
+		args = append(args, "tasks="+strconv.Itoa(w.Tasks), "events="+strconv.Itoa(w.Events),
+			"repeats="+strconv.Itoa(w.Repeats), "between="+w.Between,
+			"gap_ns="+strconv.FormatInt(int64(w.Gap), 10), "compute_n="+strconv.Itoa(w.ComputeN))
+	case blocking.Job:
+		args = append(args, "tasks="+strconv.Itoa(w.Tasks), "block_ns="+strconv.FormatInt(int64(w.Block), 10),
+			"wait_ns="+strconv.FormatInt(int64(w.Wait), 10), "offload="+w.Offload, "pool="+strconv.Itoa(w.PoolSize))
+	case spawn.Job:
+		args = append(args, "workers="+strconv.Itoa(w.Workers))
+	case hold.Job:
+		args = append(args, "workers="+strconv.Itoa(w.Workers), "result_bytes="+strconv.Itoa(w.Bytes), "results="+w.Keep)
+	case convoy.Job:
+		args = append(args, "ops="+strconv.Itoa(w.Ops), "io_ns="+strconv.FormatInt(int64(w.IOWait), 10),
+			"cpu_workers="+strconv.Itoa(w.CPUWorkers), "chunk_n="+strconv.Itoa(w.ChunkN))
 	default:
 		return nil, fmt.Errorf("runtimes: no %s workload in the drivers", w.Workload())
 	}
@@ -124,8 +143,11 @@ func UVLoopEarly() time.Duration {
 // may be inside a wait.
 func closeGrace(w model.Work) time.Duration {
 	g := 30 * time.Second
-	if j, ok := w.(sleep.Job); ok {
+	switch j := w.(type) {
+	case sleep.Job:
 		g += 2 * j.D
+	case blocking.Job:
+		g += 2 * (j.Block + j.Wait)
 	}
 	return g
 }

@@ -34,8 +34,54 @@
 //	                  driver (same for every runtime) makes the N·R requests
 //	                  of B bytes, T apart per connection, and checks every
 //	                  echo; R, B and T tell the driver what to expect only.
-//	model=process     one OS process per worker (primes, sleep) or per stage,
-//	                  source and sink (pipeline), joined by pipes
+//	workload=interleave tasks=T events=E repeats=R between=wait|compute
+//	                  gap_ns=G compute_n=N: the article's two-task program.
+//	                  T tasks (2…26; task t's letter is 'A'+t) each emit
+//	                  events 0…E-1 in order to one shared log, pausing
+//	                  between two: a wait of G (between=wait: the model's own
+//	                  sleep) or a count of the primes in [2, N], checked
+//	                  (between=compute). Run R times per run: a warm run
+//	                  hands each pre-started worker its task, in task order,
+//	                  in one go, every repeat; a cold run creates and joins
+//	                  them in each repeat. elapsed_ns is the repeats' sum.
+//	                  The log records the order the events arrived in,
+//	                  nothing added: thread: a list under a lock; loop: a
+//	                  list; process: 4-byte records written to one pipe
+//	                  (atomic writes) that the driver reads in arrival order
+//	workload=blocking tasks=M block_ns=B wait_ns=W offload=none|pool pool=P
+//	                  (model=loop only): M tasks that each make a blocking
+//	                  call of B, then wait W on the loop. offload=none: the
+//	                  call blocks the loop's thread; offload=pool: a pool of
+//	                  P threads (0: one per task) makes it while the task
+//	                  awaits it (run_in_executor). Warm: the pool's threads
+//	                  are up before "ready"; cold: the pool is created in the
+//	                  run and joined at its end
+//	workload=spawn    workers=W: W workers that only report who they are.
+//	                  Cold: created, started and joined in the timed region;
+//	                  warm: a pool of W made before "ready", each of which
+//	                  runs exactly one of the W tasks per run
+//	workload=hold     workers=W result_bytes=B results=hold|release: worker w
+//	                  produces B bytes, the little-endian 64-bit word
+//	                  ((w+1)·0x9E3779B97F4A7C15) mod 2^64 repeated (the last
+//	                  copy cut short), and hands it to the driver's thread
+//	                  (process: through a pipe), which consumes it: its CRC-32
+//	                  (IEEE, zlib's). hold: every result is kept until all W
+//	                  are in, then consumed; release: each is consumed as it
+//	                  arrives and dropped
+//	workload=convoy   ops=K io_ns=D cpu_workers=C chunk_n=N: one I/O worker
+//	                  makes K blocking waits of D (loop: awaits of a timer)
+//	                  and times each, from before the call until it runs
+//	                  again; beside it, C CPU workers count the primes in
+//	                  [2, N] chunk after chunk, each count checked, until it
+//	                  is done (the chunk under way is finished). The I/O
+//	                  worker starts once every CPU worker has begun its first
+//	                  chunk (loop: after every CPU task ran one; a CPU task
+//	                  yields after each chunk). elapsed_ns is the I/O
+//	                  worker's own time, from before its first wait to after
+//	                  its last, for either start
+//	model=process     one OS process per worker (primes, sleep, interleave,
+//	                  spawn, hold, convoy: the I/O worker and each CPU worker)
+//	                  or per stage, source and sink (pipeline), joined by pipes
 //	model=thread      one OS thread per worker or per stage, source and sink
 //	model=loop        one thread: an event loop running one task per worker
 //	                  or per stage (timers for sleep, in-memory queues of 16
@@ -57,21 +103,26 @@
 //	            or "error <message>" (then exit 1)
 //	quit or EOF stop every worker, wait for it, exit 0
 //
-// A result's keys (lists are comma-separated; every key present, empty
-// lists as "-"):
+// A result's keys (lists are comma-separated; empty lists as "-"). Every key
+// is present, except that orders, done, digest, latencies and chunks, which
+// came with the interleave, blocking, spawn, hold and convoy workloads, may
+// be absent (the native driver, which runs none of them, does not print
+// them); absent, they are "-" or 0:
 //
 //	elapsed_ns   wall time of the timed region (CLOCK_MONOTONIC): the work
 //	             only when warm; creating the workers, the work and joining
 //	             them when cold
 //	cpu_ns       user+system CPU time the driver and every worker used in
-//	             the timed region (getrusage: the driver's own delta, the
+//	             the timed region (convoy: in the whole run) (getrusage: the driver's own delta, the
 //	             reaped children's delta when cold, the workers' own deltas,
 //	             reported by them, when warm)
 //	peak_rss_b   the driver's peak resident set (VmHWM) plus the sum of the
 //	             peaks of the worker processes of this run, in bytes
 //	pids         the distinct process ids that ran the work (a prime range, a
 //	             sleep task, a pipeline source, stage or sink, an echo
-//	             connection)
+//	             connection, an interleave task, a spawn worker, a hold
+//	             result, a convoy worker; a blocking task and, offloaded,
+//	             the pool thread that made its call)
 //	tids         the distinct OS thread ids (gettid) that ran the work
 //	counts       primes: the count of each range, in order
 //	slept        sleep: tasks that completed their wait
@@ -79,6 +130,13 @@
 //	             nanoseconds, as the waiting code read the clock
 //	received     pipeline: payloads the sink checked and accepted
 //	served       echo: connections accepted, echoed until EOF and closed
+//	orders       interleave: one order per repeat, the tasks' letters in
+//	             the order their events reached the log (e.g. ABAB…)
+//	done         blocking: tasks that completed both steps; spawn: workers
+//	             that ran; hold: results consumed
+//	digest       hold: the sum of the consumed results' CRC-32s, mod 2^64
+//	latencies    convoy: the I/O worker's time for each operation, ns
+//	chunks       convoy: the chunks the CPU workers completed and checked
 //
 // Keys a workload does not produce are "-" (counts, spans) or 0. A driver
 // never outlives its reader: workers stop when their command pipe or the

@@ -95,7 +95,10 @@ type Margins struct {
 	IPC       Rule // 6: throughput of thread / process
 	Partition Rule // 9: speed-up / N
 	UVLoop    Rule // 10: time of asyncio / uvloop (CPython)
-	Spawn     Rule // 11: cold / warm time per worker (no data yet)
+	Stall     Rule // 8: loop-only time / (tasks × block)
+	Offload   Rule // 8: offloaded time / (block + wait)
+	Spawn     Rule // 11: cold / warm time per worker
+	Hold      Rule // 12: extra peak RSS per worker holding / result_bytes
 }
 
 // Options are everything the judging of the lab's results depends on: the
@@ -146,7 +149,10 @@ var DefaultOptions = Options{
 		IPC:       AtLeastRule(1.5),
 		Partition: WithinRule(0.8, 1.05),
 		UVLoop:    WithinRule(2, 4),
+		Stall:     AtLeastRule(0.9),
+		Offload:   AtMostRule(1.2),
 		Spawn:     AtLeastRule(1),
+		Hold:      AtLeastRule(0.9),
 	},
 	HighCV:     stats.HighCV,
 	Tolerance:  0.05,

@@ -123,11 +123,13 @@ func (s *Site) prepare() {
 		runs <- r
 	}
 	close(runs)
-	for _, m := range s.Machines {
+	for i, m := range s.Machines {
 		m.Claims = claims.Judge(m.ID, m.dirs(), s.Options)
+		m.Forest = machineForest(i, m)
 		m.Headline = s.headline(m)
 		m.Reference = s.reference(m)
 		m.Calibration = s.calibration(m)
+		m.Convoy = s.convoy(m)
 		m.Latest, _ = latestRun(m)
 		m.Guide = s.guide(m)
 	}
@@ -161,10 +163,23 @@ func (s *Site) write(dir string) (*Built, error) {
 	if err := writeFile(filepath.Join(dir, Marker), []byte("written by lab report; the directory is replaced whole on every build\n")); err != nil {
 		return nil, err
 	}
+	cp := claimsPage{Forest: s.claimsForest(), Claims: s.claimViews()}
+	forests := []*Chart{cp.Forest}
+	for _, m := range s.Machines {
+		forests = append(forests, m.Forest)
+	}
+	for _, c := range forests {
+		if c != nil && c.svg != nil {
+			if err := writeFile(filepath.Join(dir, filepath.FromSlash(c.File)), c.svg); err != nil {
+				return nil, err
+			}
+			b.Charts++
+		}
+	}
 	if err := page("index", "index.html", "concurrency-lab report", s); err != nil {
 		return nil, err
 	}
-	if err := page("claims", "claims.html", "The article's claims", s.claimViews()); err != nil {
+	if err := page("claims", "claims.html", "The article's claims", cp); err != nil {
 		return nil, err
 	}
 	if err := page("methodology", "methodology.html", "Methodology", s); err != nil {

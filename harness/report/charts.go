@@ -20,7 +20,7 @@ var metricNames = map[string]string{
 	"B/s":        "throughput",
 	"tasks/s":    "throughput",
 	"requests/s": "throughput (requests/s)",
-	"p99-sec":    "99th-percentile request latency",
+	"p99-sec":    "99th-percentile latency",
 	"peak-rss-B": "peak RSS",
 }
 
@@ -36,6 +36,10 @@ var paramLabels = map[string]string{
 	"messages":      "messages",
 	"sleep_ms":      "sleep per task (ms)",
 	"stages":        "stages",
+	"cpu_workers":   "CPU-bound workers beside the I/O worker",
+	"ops":           "I/O operations",
+	"io_us":         "blocking wait per operation (µs)",
+	"chunk_n":       "CPU chunk (primes up to)",
 }
 
 func paramLabel(k string) string {

@@ -7,7 +7,10 @@
 // A cell is a model in a runtime: the lab's Go models, or a reference
 // runtime (CPython, native C). Pages and charts group cells by runtime and
 // model, never by model alone; the index sets the runtimes side by side on
-// the article's cells and calibrates the emulated GIL against CPython's.
+// the article's cells and calibrates the emulated GIL against CPython's, on
+// the article's cells and on the convoy (convoy.go). The claims page and
+// each machine's section of the index open with a forest plot of every
+// claim's verdict (forest.go).
 //
 // The site is plain files — html/template pages, an embedded stylesheet,
 // gonum/plot SVGs — readable without a server, without JavaScript and
@@ -63,6 +66,12 @@ type Machine struct {
 	Latest *Run
 	Guide  []Advice
 	Claims []claims.Result
+	// Forest is the claims at a glance on this machine, which opens its
+	// section of the index (forest.go).
+	Forest *Chart
+	// Convoy is the GIL's convoy, the emulation beside CPython (nil when
+	// no run has the convoy experiment's cells).
+	Convoy *Convoy
 }
 
 // dirs are the machine's run directories, newest first.
@@ -143,7 +152,9 @@ type Chart struct {
 	File  string // inside the run's folder
 	Title string
 	Alt   string
-	svg   []byte
+	// Problem says why the chart was not drawn ("" when it was).
+	Problem string
+	svg     []byte
 }
 
 // Load reads every run directory two levels below root. Unreadable runs
@@ -352,6 +363,10 @@ func flags(x *Experiment, highCV float64) []string {
 	}
 	return out
 }
+
+// Has says whether some cell of the experiment has samples of unit: the
+// experiment page shows a column only for the units its cells report.
+func (x *Experiment) Has(unit string) bool { return hasUnit(x.Cells, unit) }
 
 // SkippedCells counts the experiment's skipped cells.
 func (x *Experiment) SkippedCells() int {

@@ -87,7 +87,7 @@ func TestBuildLinksResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"seed 20261125", "no data: needs the interleave experiment", "judged on:</strong> the Go emulation (this run has no CPython cells for it)", "machine-0", "machine-1"} {
+	for _, want := range []string{"seed 20261125", "no data: no complete run on this machine has these cells", "interleave, models loop and thread", "judged on:</strong> the Go emulation (this run has no CPython cells for it)", "machine-0", "machine-1"} {
 		if !strings.Contains(string(claims), want) {
 			t.Errorf("claims.html does not say %q", want)
 		}

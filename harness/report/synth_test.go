@@ -260,3 +260,67 @@ func scaleCell(c *rundir.Cell, unit string, f float64) {
 	m.Stats = stats.Summarize(m.Samples)
 	c.Metrics[unit] = m
 }
+
+// convoySlowdown is how many times slower a synthetic convoy cell's I/O
+// worker is beside a CPU-bound worker than alone, by runtime and model
+// (1.05 when not listed): behind a GIL every 100 µs operation waits for a
+// 5 ms switch interval.
+type convoySlowdown map[[2]string]float64
+
+// defaultConvoy: the emulated GIL and CPython's threads convoy alike; the
+// rest barely notice the CPU-bound worker.
+var defaultConvoy = convoySlowdown{{"go", "thread-gil"}: 45, {"cpython", "thread"}: 50}
+
+// addConvoy adds to the run directory dir a convoy experiment: the I/O
+// worker alone (cpu_workers=0) and beside a CPU-bound one (cpu_workers=1),
+// for Go's five models and the runtimes' models (CPython's thread, process
+// and loop), 6 seeded samples each of sec/op, p50-sec, p99-sec and
+// chunks/op, slowed down beside as slow says.
+func addConvoy(t testing.TB, dir string, runtimes []string, slow convoySlowdown, seed uint64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 13))
+	d, err := rundir.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := map[string][]string{"go": {"process", "thread", "thread-gil", "loop", "goroutine"}, "cpython": {"process", "thread", "loop"}}
+	for _, rt := range runtimes {
+		for _, m := range models[rt] {
+			for _, cpu := range []string{"0", "1"} {
+				params := map[string]string{"ops": "500", "io_us": "100", "cpu_workers": cpu, "chunk_n": "5000"}
+				name := "convoy/runtime=" + rt + "/model=" + m + "/ops=500/io_us=100/cpu_workers=" + cpu + "/chunk_n=5000"
+				f := 1.0
+				if cpu == "1" {
+					f = 1.05
+					if s, ok := slow[[2]string{rt, m}]; ok {
+						f = s
+					}
+				}
+				c := rundir.Cell{Name: name, Experiment: "convoy", Workload: "convoy", Model: m, Runtime: rt, Params: params, Status: rundir.OK, Reps: 6, Metrics: map[string]rundir.Metric{}}
+				vals := map[string][]float64{}
+				for range 6 {
+					noise := 1 + 0.02*rng.NormFloat64()
+					vals["sec/op"] = append(vals["sec/op"], 0.055*f*noise)
+					vals["p50-sec"] = append(vals["p50-sec"], 110e-6*f*noise)
+					vals["p99-sec"] = append(vals["p99-sec"], 150e-6*f*noise)
+					chunks := 0.0
+					if cpu == "1" {
+						chunks = 400 * noise
+					}
+					vals["chunks/op"] = append(vals["chunks/op"], chunks)
+				}
+				for u, v := range vals {
+					c.Metrics[u] = rundir.Metric{Samples: v, Stats: stats.Summarize(v)}
+				}
+				d.Summary.Cells = append(d.Summary.Cells, c)
+			}
+		}
+	}
+	d.Run.Cells = len(d.Summary.Cells)
+	if err := rundir.WriteJSON(filepath.Join(dir, rundir.RunFile), d.Run); err != nil {
+		t.Fatal(err)
+	}
+	if err := rundir.WriteJSON(filepath.Join(dir, rundir.SummaryFile), d.Summary); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"html/template"
+	"strconv"
 	"strings"
 
 	"concurrency-lab/harness/claims"
@@ -28,6 +29,9 @@ var funcs = template.FuncMap{
 	"pct":        pct,
 	"correction": correctionName,
 	"margins":    margins,
+	"forest":     forestFig,
+	"forestMin":  func() string { return strconv.FormatFloat(plots.ForestMin, 'g', -1, 64) },
+	"forestMax":  func() string { return strconv.FormatFloat(plots.ForestMax, 'g', -1, 64) },
 }
 
 // correctionName is a multiple-comparison correction's name in words.
@@ -76,9 +80,13 @@ type cellRow struct {
 	Procs, Threads, RSS, Throughput, CPU string
 	Waiting                              string // sleep: tasks that waited at once, of those asked
 	GILSwitches                          string // thread-gil: GIL hand-overs per second
-	Short                                bool   // fewer waited at once than asked
-	Flagged                              bool
-	Skipped                              bool // not run (e.g. its runtime is absent): not a failure
+	// P50 and P99 are the latency percentiles (echo: a request's; convoy:
+	// the I/O worker's operation's); Chunks the convoy's CPU chunks per
+	// execution.
+	P50, P99, Chunks string
+	Short            bool // fewer waited at once than asked
+	Flagged          bool
+	Skipped          bool // not run (e.g. its runtime is absent): not a failure
 }
 
 // rows are an experiment's table; a time is flagged noisy when its CV is
@@ -125,9 +133,7 @@ func rows(x *Experiment, o claims.Options) []cellRow {
 		if r.Throughput == "—" {
 			r.Throughput = med("tasks/s")
 		}
-		if p99 := med("p99-sec"); p99 != "—" {
-			r.Throughput += " (p50 " + med("p50-sec") + ", p99 " + p99 + ")"
-		}
+		r.P50, r.P99, r.Chunks = med("p50-sec"), med("p99-sec"), med("chunks/op")
 		out = append(out, r)
 	}
 	return out

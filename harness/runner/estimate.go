@@ -107,6 +107,42 @@ func (k Calibration) Estimate(c matrix.Cell) time.Duration {
 		think := float64(c.Int("think_ms")) / 1e3
 		rtt := 3 * perMsg
 		sec = conns*reqs*rtt/float64(k.CPUs) + (reqs-1)*think + conns*(50e-6+startEach.Seconds())
+	case "interleave":
+		pause := float64(c.Int("gap_us")) / 1e6
+		if c.Value("between") == "compute" {
+			pause = divisions(c.Int("compute_n")) * division / 1e9 * float64(c.Int("tasks"))
+		}
+		sec = float64(c.Int("repeats")) * (float64(c.Int("events"))*pause + float64(c.Int("tasks"))*startEach.Seconds())
+	case "blocking":
+		tasks, block := c.Int("tasks"), float64(c.Int("block_ms"))/1e3
+		rounds := float64(tasks)
+		if c.Value("offload") == "pool" {
+			pool := c.Int("pool")
+			if pool == 0 {
+				pool = tasks
+			}
+			rounds = float64((tasks + pool - 1) / pool)
+		}
+		sec = rounds*block + float64(c.Int("wait_ms"))/1e3
+	case "spawn":
+		each := 20e-6 // a hand-off to a ready worker
+		if c.Value("start") == "cold" {
+			each += startEach.Seconds()
+		}
+		sec = float64(c.Int("workers")) * each
+	case "hold":
+		sec = float64(c.Int("workers")) * float64(c.Int("result_bytes")) / 1e9
+	case "convoy":
+		op := float64(c.Int("io_us")) / 1e6
+		if c.Int("cpu_workers") > 0 {
+			switch {
+			case c.Model == "thread-gil" || serial && c.Model == "thread":
+				op += 5e-3 // a switch interval per operation
+			case c.Model == "loop":
+				op += divisions(c.Int("chunk_n")) * division / 1e9 // a chunk per operation
+			}
+		}
+		sec = float64(c.Int("ops")) * op
 	}
 	return time.Duration(sec*1e9) + setup
 }
@@ -124,6 +160,12 @@ func poolSize(c matrix.Cell) int {
 		return n
 	case "pipeline":
 		return c.Int("stages") + 2
+	case "spawn", "hold":
+		return c.Int("workers")
+	case "interleave":
+		return c.Int("tasks")
+	case "convoy":
+		return c.Int("cpu_workers") + 1
 	}
 	return 1
 }

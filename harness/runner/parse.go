@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"concurrency-lab/experiments/workloads/interleave"
 	"concurrency-lab/harness/rundir"
 )
 
@@ -34,6 +35,10 @@ type parse struct {
 	msgs    map[string][]string
 	skipped map[string]bool // cells the benchmark skipped (an absent runtime)
 	tail    []string        // the last lines of stderr that were not markers
+	// raw holds the interleave orders line (interleave.RawPrefix) printed
+	// before a cell's result, kept in bench.txt after that result once it
+	// arrives (a failed cell's orders are dropped with it).
+	raw map[string]string
 }
 
 func (p *parse) stdout(r io.Reader) {
@@ -48,10 +53,23 @@ func (p *parse) stdout(r io.Reader) {
 			if name, ok := p.cellName(strings.Fields(line)[0]); ok {
 				p.s.mu.Lock()
 				p.s.results = append(p.s.results, line)
+				if r, ok := p.raw[name]; ok {
+					p.s.results = append(p.s.results, r)
+					delete(p.raw, name)
+				}
 				p.s.cells[p.s.byName[name]].samples++
 				p.s.taken++
 				p.s.mu.Unlock()
 				p.got = append(p.got, name)
+			}
+		case strings.HasPrefix(line, interleave.RawPrefix+" "):
+			if f := strings.Fields(strings.TrimPrefix(line, interleave.RawPrefix+" ")); len(f) > 0 {
+				if _, known := p.s.byName[f[0]]; known {
+					if p.raw == nil {
+						p.raw = map[string]string{}
+					}
+					p.raw[f[0]] = line
+				}
 			}
 		case strings.HasPrefix(line, "--- FAIL: BenchmarkLab/"):
 			p.failing, _ = p.cellName(strings.Fields(strings.TrimPrefix(line, "--- FAIL: "))[0])

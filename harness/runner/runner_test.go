@@ -67,6 +67,14 @@ func fakeBench() {
 		case "short":
 			// A sleep cell of 10 tasks of which 7 waited at once.
 			fmt.Printf("BenchmarkLab/%s-2 \t       1\t%d ns/op\t         7.000 peak-waiting\n", c.Name(), 100000000+time.Now().Nanosecond()%1000)
+		case "orders":
+			// An interleave cell: its orders line comes before its result.
+			fmt.Printf("# orders %s ABAB×3 AABB×1\n", c.Name())
+			fmt.Printf("BenchmarkLab/%s-2 \t       1\t%d ns/op\t         2.000 orders\n", c.Name(), 1000000+time.Now().Nanosecond()%1000)
+		case "orders-fail":
+			// Orders printed, then the cell fails: they go with it.
+			fmt.Printf("# orders %s ABAB×4\n--- FAIL: BenchmarkLab/%s\n    lab_test.go:80: execution 1: boom\n", c.Name(), c.Name())
+			status = 1
 		case "orphan":
 			// A child in the sample's process group that nobody reaps or
 			// kills: the runner must end it with the sample.
@@ -483,5 +491,38 @@ func TestSequentialBudget(t *testing.T) {
 	}
 	if sq := d.Run.Sequential; calls != 0 || sq == nil || sq.Taken != 0 || !strings.Contains(sq.Stopped, "time budget") {
 		t.Errorf("decide called %d times, sequential %+v; want no look and a stop for the budget", calls, sq)
+	}
+}
+
+// TestOrdersKeptWithTheirResult: an interleave cell's orders line is kept in
+// bench.txt right after the result it belongs to, once per sample, and a
+// failed cell's is dropped.
+func TestOrdersKeptWithTheirResult(t *testing.T) {
+	d, err := run(t, context.Background(), cell("orders", "loop", 2), cell("orders-fail", "loop", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(d.Path, "bench.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(raw), "\n")
+	var results, orders int
+	for i, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "BenchmarkLab/orders/"):
+			results++
+			if i+1 >= len(lines) || !strings.HasPrefix(lines[i+1], "# orders orders/") || !strings.HasSuffix(lines[i+1], "ABAB×3 AABB×1") {
+				t.Errorf("result line %d is not followed by its orders:\n%s", i+1, raw)
+			}
+		case strings.HasPrefix(l, "# orders"):
+			orders++
+			if strings.Contains(l, "orders-fail") {
+				t.Errorf("a failed cell's orders were kept: %q", l)
+			}
+		}
+	}
+	if results != 2 || orders != 2 {
+		t.Errorf("bench.txt has %d results and %d orders lines; want 2 and 2:\n%s", results, orders, raw)
 	}
 }

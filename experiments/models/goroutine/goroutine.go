@@ -21,10 +21,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/convoy"
 	"concurrency-lab/experiments/workloads/echo"
+	"concurrency-lab/experiments/workloads/hold"
+	"concurrency-lab/experiments/workloads/interleave"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
+	"concurrency-lab/experiments/workloads/spawn"
 )
 
 // Model is the goroutine model.
@@ -59,6 +63,14 @@ func (Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
 		return startPipeline(w), nil
 	case echo.Job:
 		return startEcho(ctx, w)
+	case interleave.Job:
+		return startInterleave(ctx, w)
+	case spawn.Job:
+		return startSpawn(ctx, w)
+	case hold.Job:
+		return startHold(ctx, w)
+	case convoy.Job:
+		return startConvoy(ctx, w)
 	}
 	return nil, fmt.Errorf("goroutine: unsupported work %T", w)
 }

@@ -40,10 +40,15 @@ import (
 	"fmt"
 
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/blocking"
+	"concurrency-lab/experiments/workloads/convoy"
 	"concurrency-lab/experiments/workloads/echo"
+	"concurrency-lab/experiments/workloads/hold"
+	"concurrency-lab/experiments/workloads/interleave"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
+	spawnjob "concurrency-lab/experiments/workloads/spawn"
 )
 
 // Model is the event-loop model.
@@ -76,6 +81,16 @@ func (Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
 		spawn = pipelineTasks(w)
 	case echo.Job:
 		return startEcho(w)
+	case interleave.Job:
+		return startInterleave(w)
+	case blocking.Job:
+		return startBlocking(w)
+	case spawnjob.Job:
+		return startSpawn(w)
+	case hold.Job:
+		return startHold(w)
+	case convoy.Job:
+		return startConvoy(w)
 	default:
 		return nil, fmt.Errorf("loop: unsupported work %T", w)
 	}

@@ -61,10 +61,14 @@ import (
 	"time"
 
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/convoy"
 	"concurrency-lab/experiments/workloads/echo"
+	"concurrency-lab/experiments/workloads/hold"
+	"concurrency-lab/experiments/workloads/interleave"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
+	spawnjob "concurrency-lab/experiments/workloads/spawn"
 )
 
 // MaxWorkers is the most worker processes one Start may spawn. Each worker is
@@ -130,6 +134,20 @@ func (m Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
 		return nil
 	}
 	switch w := w.(type) {
+	case interleave.Job:
+		return m.startInterleave(ctx, exe, w)
+	case spawnjob.Job:
+		if err := capped(w.Workers, "spawn workers"); err != nil {
+			return nil, err
+		}
+		return m.startSpawn(ctx, exe, w)
+	case hold.Job:
+		if err := capped(w.Workers, "hold workers"); err != nil {
+			return nil, err
+		}
+		return m.startHold(ctx, exe, w)
+	case convoy.Job:
+		return m.startConvoy(ctx, exe, w)
 	case primes.Job:
 		if err := capped(len(w.Ranges), "primes workers"); err != nil {
 			return nil, err

@@ -30,6 +30,13 @@ const (
 	roleStage = "stage" // fd 3: configuration, fd 4: control replies, fd 5: payloads in, fd 6: payloads out
 	roleEcho  = "echo"  // fd 3: requests from the parent (kAsk), fd 4: replies, fd 5: the listening socket
 	roleConn  = "conn"  // fd 3: one accepted connection, fd 4: replies
+	// The roles of the interleave, spawn, hold and convoy workers: their
+	// files are documented where they are served (interleave.go, spawn.go,
+	// hold.go, convoy.go).
+	roleInterleave = "interleave"
+	roleSpawn      = "spawn"
+	roleHold       = "hold"
+	roleConvoy     = "convoy"
 )
 
 // WorkerMain turns this process into a worker if the parent that started it
@@ -59,8 +66,16 @@ func WorkerMain() {
 		err = serveEcho()
 	case roleConn:
 		err = serveConn()
+	case roleInterleave:
+		err = serveInterleave()
+	case roleSpawn:
+		err = serveSpawn()
+	case roleHold:
+		err = serveHold()
+	case roleConvoy:
+		err = serveConvoy()
 	default:
-		err = fmt.Errorf("%s = %q; want %q, %q, %q or %q", envWorker, role, rolePool, roleStage, roleEcho, roleConn)
+		err = fmt.Errorf("%s = %q; want one of %q", envWorker, role, []string{rolePool, roleStage, roleEcho, roleConn, roleInterleave, roleSpawn, roleHold, roleConvoy})
 	}
 	exitWorker(role, err)
 }

@@ -44,10 +44,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/convoy"
 	"concurrency-lab/experiments/workloads/echo"
+	"concurrency-lab/experiments/workloads/hold"
+	"concurrency-lab/experiments/workloads/interleave"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
+	spawnjob "concurrency-lab/experiments/workloads/spawn"
 )
 
 // Model is the thread model. With GIL set, the threads share one emulated
@@ -117,6 +121,14 @@ func (m Model) Start(ctx context.Context, w model.Work) (model.Exec, error) {
 	switch w := w.(type) {
 	case echo.Job:
 		return m.startEcho(ctx, w)
+	case interleave.Job:
+		return m.startInterleave(ctx, w)
+	case spawnjob.Job:
+		return m.startSpawn(ctx, w)
+	case hold.Job:
+		return m.startHold(ctx, w)
+	case convoy.Job:
+		return m.startConvoy(ctx, w)
 	case primes.Job:
 		if len(w.Ranges) == 0 {
 			return nil, fmt.Errorf("%s: primes job has no ranges", m.Name())

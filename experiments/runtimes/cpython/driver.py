@@ -12,8 +12,9 @@ event_loop=uvloop).
 Layout: the units of work (the functions a worker, thread or task runs) come
 first, at the top level of the module, because start_method=spawn and
 forkserver re-import this module in every worker process and look them up by
-name; then the three models (thread, loop, process), each cold and warm; then
-the echo workload's servers (Echo*Model: socketserver, accept() pools,
+name; then the three models (thread, loop, process), each cold and warm, with
+the interleave workload's repeats (RepeatModel) and the blocking workload's
+executor (BlockingLoopModel) on top of them; then the echo workload's servers (Echo*Model: socketserver, accept() pools,
 asyncio streams; see its section); then argument parsing and the command
 loop, under `if __name__ == "__main__"`.
 The module imports only what a process worker needs: spawned workers pay for
@@ -29,6 +30,8 @@ import queue
 import resource
 import selectors
 import socket
+import struct
+import zlib
 import multiprocessing
 import multiprocessing.connection
 
@@ -272,6 +275,207 @@ def unit_sink_c(cin, m, b, s):
 
 
 # --------------------------------------------------------------------------
+# The workloads of the article's other lessons: interleave, blocking, spawn,
+# hold, convoy.
+
+
+def _pi(n):
+    """The number of primes in [2, n] by a sieve: what the trial division of
+    an interleave pause or a convoy chunk must count, found another way."""
+    if n < 2:
+        return 0
+    sieve = bytearray([1]) * (n + 1)
+    sieve[0] = sieve[1] = 0
+    for i in range(2, int(n ** 0.5) + 1):
+        if sieve[i]:
+            sieve[i * i::i] = bytes(len(range(i * i, n + 1, i)))
+    return sum(sieve)
+
+
+def _bad_count(what, got, n, want):
+    return ValueError("%s counted %d primes in [2, %d]; want %d" % (what, got, n, want))
+
+
+# interleave: the article's two-task program. Task t emits its events 0, 1,
+# ... in order, pausing between two (a sleep, or a count of primes); an event
+# is a (task, seq) record appended to one shared log, whose order is the
+# measurement. Threads append under a lock (print's lock, in the article),
+# tasks of one loop need none, processes write 4-byte records to one pipe
+# (writes of at most PIPE_BUF bytes are atomic: records never mix).
+
+_REC = struct.Struct("<HH")  # (task, seq) of a process's event
+
+
+def unit_interleave(lock, log, t, events, between, gap, n, pi):
+    for seq in range(events):
+        if seq:
+            if between == "wait":
+                time.sleep(gap)
+            else:
+                got = count_primes(2, n)
+                if got != pi:
+                    raise _bad_count("interleave: a pause", got, n, pi)
+        with lock:
+            log.append((t, seq))
+    return os.getpid(), threading.get_native_id()
+
+
+async def aunit_interleave(log, t, events, between, gap, n, pi):
+    for seq in range(events):
+        if seq:
+            if between == "wait":
+                await asyncio.sleep(gap)
+            else:
+                got = count_primes(2, n)  # no await: nothing else runs
+                if got != pi:
+                    raise _bad_count("interleave: a pause", got, n, pi)
+        log.append((t, seq))
+    return os.getpid(), threading.get_native_id()
+
+
+def unit_interleave_p(logc, t, events, between, gap, n, pi):
+    fd, pack, write = logc.fileno(), _REC.pack, os.write
+    for seq in range(events):
+        if seq:
+            if between == "wait":
+                time.sleep(gap)
+            else:
+                got = count_primes(2, n)
+                if got != pi:
+                    raise _bad_count("interleave: a pause", got, n, pi)
+        write(fd, pack(t, seq))
+    return os.getpid(), threading.get_native_id()
+
+
+# blocking (model=loop only): a task makes a blocking call, on the loop's
+# thread (executor None: the article's mistake) or handed to a thread pool
+# (run_in_executor), then waits asynchronously.
+
+
+def unit_block(d):
+    """The blocking call as a pool thread runs it: who ran it, then the call."""
+    pid, tid = os.getpid(), threading.get_native_id()
+    time.sleep(d)
+    return pid, tid
+
+
+async def aunit_blocking(executor, block, wait):
+    pid, tid = os.getpid(), threading.get_native_id()
+    if executor is None:
+        time.sleep(block)  # blocks the loop: no other task runs meanwhile
+        ran = None
+    else:
+        ran = await asyncio.get_running_loop().run_in_executor(executor, unit_block, block)
+    await asyncio.sleep(wait)
+    return pid, tid, ran
+
+
+# spawn: a worker that does nothing but say who it is.
+
+
+def unit_spawn():
+    return os.getpid(), threading.get_native_id()
+
+
+async def aunit_spawn():
+    return unit_spawn()
+
+
+# hold: worker w's result is the little-endian word ((w+1) * 0x9E3779B97F4A7C15)
+# mod 2**64 repeated to nbytes (the last copy cut short); consuming it is its
+# CRC-32 (zlib's: IEEE), the result dropped.
+
+_U64 = (1 << 64) - 1
+
+
+def unit_hold(w, nbytes):
+    pid, tid = os.getpid(), threading.get_native_id()
+    word = struct.pack("<Q", ((w + 1) * 0x9E3779B97F4A7C15) & _U64)
+    if nbytes % 8:
+        return pid, tid, (word * (nbytes // 8 + 1))[:nbytes]
+    return pid, tid, word * (nbytes // 8)
+
+
+async def aunit_hold(w, nbytes):
+    return unit_hold(w, nbytes)
+
+
+def consume_hold(out):
+    """(pid, tid, result) -> (pid, tid, digest): the result is dropped."""
+    return out[0], out[1], zlib.crc32(out[2])
+
+
+# convoy: one I/O worker (the last unit) makes ops blocking waits of io
+# seconds, each timed from before the call until it runs again, beside CPU
+# workers that count the primes in [2, n] chunk after chunk. stop is a
+# one-element counter the I/O worker increments when done: a CPU worker stops
+# after the chunk during which it changed from what it read at its start (a
+# counter, not a flag, so that a warm pool needs no reset between runs);
+# begun is a semaphore each CPU worker releases as it begins its first
+# chunk, which the I/O worker takes once per CPU worker before its first
+# wait. On one loop, the I/O task is created after the CPU tasks (each has
+# run a chunk when it starts) and a CPU task yields after every chunk.
+
+
+def unit_convoy_io(stop, begun, cpus, ops, io):
+    pid, tid = os.getpid(), threading.get_native_id()
+    for _ in range(cpus):
+        begun.acquire()
+    lats = [0] * ops
+    mono, sleep = _mono, time.sleep
+    t0 = s = mono()
+    for k in range(ops):
+        sleep(io)
+        e = mono()  # once this thread runs again (under a GIL: holds it)
+        lats[k] = e - s
+        s = e
+    stop[0] += 1
+    return pid, tid, lats, t0, s
+
+
+def unit_convoy_cpu(stop, begun, n, pi):
+    pid, tid = os.getpid(), threading.get_native_id()
+    gen = stop[0]
+    begun.release()
+    chunks = 0
+    while True:
+        got = count_primes(2, n)
+        if got != pi:
+            raise _bad_count("convoy: a chunk", got, n, pi)
+        chunks += 1
+        if stop[0] != gen:
+            return pid, tid, chunks
+
+
+async def aunit_convoy_io(stop, begun, cpus, ops, io):
+    pid, tid = os.getpid(), threading.get_native_id()
+    lats = [0] * ops
+    mono, sleep = _mono, asyncio.sleep
+    t0 = s = mono()
+    for k in range(ops):
+        await sleep(io)
+        e = mono()
+        lats[k] = e - s
+        s = e
+    stop[0] += 1
+    return pid, tid, lats, t0, s
+
+
+async def aunit_convoy_cpu(stop, begun, n, pi):
+    pid, tid = os.getpid(), threading.get_native_id()
+    gen = stop[0]
+    chunks = 0
+    while True:
+        got = count_primes(2, n)
+        if got != pi:
+            raise _bad_count("convoy: a chunk", got, n, pi)
+        chunks += 1
+        if stop[0] != gen:
+            return pid, tid, chunks
+        await asyncio.sleep(0)
+
+
+# --------------------------------------------------------------------------
 # Process workers' main functions (top level: spawn and forkserver pickle
 # them by name).
 
@@ -357,13 +561,15 @@ def _thread_serve(i, fn, static, cmd, res):
             res.put((i, False, _errmsg(e)))
 
 
-def _thread_collect(res, n):
+def _thread_collect(res, n, consume=None):
+    """Every worker's output, each passed through consume (if any) as it
+    arrives."""
     out = [None] * n
     for _ in range(n):
         i, ok, val = res.get()
         if not ok:
             raise DriverError("worker %d: %s" % (i, val))
-        out[i] = val
+        out[i] = val if consume is None else consume(val)
     return out
 
 
@@ -374,6 +580,10 @@ def _thread_collect(res, n):
 class Plan:
     def __init__(self, cfg):
         self.workload = w = cfg["workload"]
+        # consume: applied to each unit's output as it arrives (hold's
+        # release); finish: to all the outputs once every unit is done, still
+        # inside the timed region (hold's hold).
+        self.consume = self.finish = None
         if w == "primes":
             self.args = list(cfg["ranges"])
             self.fn = {"thread": [unit_primes] * len(self.args),
@@ -389,6 +599,40 @@ class Plan:
             self.args = [(i, c, m, d) for i in range(c)]
             self.fn = {"thread": [unit_sleep] * c, "process": [unit_sleep] * c,
                        "loop": [aunit_sleep] * c}
+        elif w == "interleave":
+            t, e = cfg["tasks"], cfg["events"]
+            self.tasks, self.events, self.repeats = t, e, cfg["repeats"]
+            pi = _pi(cfg["compute_n"])
+            self.args = [(i, e, cfg["between"], cfg["gap_ns"] / 1e9, cfg["compute_n"], pi) for i in range(t)]
+            self.fn = {"thread": [unit_interleave] * t, "process": [unit_interleave_p] * t,
+                       "loop": [aunit_interleave] * t}
+            # The shared log: (task, seq) records in arrival order.
+            self.lock, self.log = threading.Lock(), []
+            self.log_r = self.log_w = self.reader = None  # model=process: a pipe
+        elif w == "blocking":
+            m, block, wait = cfg["tasks"], cfg["block_ns"] / 1e9, cfg["wait_ns"] / 1e9
+            self.args = [(block, wait)] * m
+            self.fn = {"loop": [aunit_blocking] * m}
+            self.executor = None  # BlockingLoopModel's pool, for offload=pool
+        elif w == "spawn":
+            self.args = [()] * cfg["workers"]
+            self.fn = {"thread": [unit_spawn] * len(self.args), "process": [unit_spawn] * len(self.args),
+                       "loop": [aunit_spawn] * len(self.args)}
+        elif w == "hold":
+            wk, b = cfg["workers"], cfg["result_bytes"]
+            self.args = [(i, b) for i in range(wk)]
+            self.fn = {"thread": [unit_hold] * wk, "process": [unit_hold] * wk, "loop": [aunit_hold] * wk}
+            if cfg["results"] == "release":
+                self.consume = consume_hold
+            else:
+                self.finish = lambda outs: [consume_hold(o) for o in outs]
+        elif w == "convoy":
+            c, n = cfg["cpu_workers"], cfg["chunk_n"]
+            # The CPU workers first, the I/O worker last (see the units).
+            self.args = [(n, _pi(n))] * c + [(c, cfg["ops"], cfg["io_ns"] / 1e9)]
+            self.fn = {"thread": [unit_convoy_cpu] * c + [unit_convoy_io],
+                       "process": [unit_convoy_cpu] * c + [unit_convoy_io],
+                       "loop": [aunit_convoy_cpu] * c + [aunit_convoy_io]}
         else:
             s, m, b = cfg["stages"], cfg["messages"], cfg["payload_bytes"]
             self.s = s
@@ -405,19 +649,78 @@ class Plan:
         if w == "pipeline":
             self.order.reverse()
 
-    def links(self, make):
-        """The per-unit channels (pipeline only): node i gets (in, out)."""
-        if self.workload != "pipeline":
-            return [()] * self.n
-        chans = [make() for _ in range(self.s + 1)]
-        return [(chans[0][1],)] + [(chans[i - 1][0], chans[i][1]) for i in range(1, self.s + 1)] + [(chans[self.s][0],)]
+    def links(self, make, kind, ctx=None):
+        """What the units share, passed before their arguments: a pipeline
+        node's channels (in, out), made by make(); interleave's log; the
+        blocking tasks' executor; convoy's stop counter and begun semaphore.
+        kind is the model; ctx its multiprocessing context (process)."""
+        w = self.workload
+        if w == "pipeline":
+            chans = [make() for _ in range(self.s + 1)]
+            return [(chans[0][1],)] + [(chans[i - 1][0], chans[i][1]) for i in range(1, self.s + 1)] + [(chans[self.s][0],)]
+        if w == "interleave":
+            shared = {"thread": (self.lock, self.log), "loop": (self.log,), "process": (self.log_w,)}[kind]
+        elif w == "blocking":
+            shared = (self.executor,)
+        elif w == "convoy":
+            if kind == "process":
+                shared = (ctx.RawArray("q", 1), ctx.Semaphore(0))  # shared memory, a POSIX semaphore
+            else:
+                shared = ([0], threading.Semaphore(0) if kind == "thread" else None)
+        else:
+            shared = ()
+        return [shared] * self.n
+
+    def fns(self, kind):
+        """The units of model kind; on a loop, each consumes its own output
+        (consume) as it returns."""
+        fns = self.fn[kind]
+        if kind == "loop" and self.consume is not None:
+            fns = [_consuming(f, self.consume) for f in fns]
+        return fns
+
+    def done(self, outs):
+        """The outputs, once every unit is done (inside the timed region)."""
+        return outs if self.finish is None else self.finish(outs)
+
+    def take_log(self):
+        """interleave: the repeat's (task, seq) records, in arrival order,
+        and an empty log for the next (outside the timed region)."""
+        if self.reader is not None:
+            return self.reader.take(self.tasks * self.events)
+        with self.lock:
+            recs = self.log[:]
+            del self.log[:]
+        return recs
 
     def collect(self, outs):
-        """Result fields from the units' outputs (outside the timed region)."""
+        """Result fields from the units' outputs (outside the timed region).
+        "elapsed", when set, replaces the model's measurement (convoy: the
+        I/O worker's own)."""
+        f = {"counts": None, "slept": 0, "spans": None, "received": 0, "served": 0,
+             "orders": None, "done": 0, "digest": 0, "latencies": None, "chunks": 0, "elapsed": None}
+        if self.workload == "interleave":
+            ids, repeats = outs  # RepeatModel's
+            f["pids"], f["tids"] = {o[0] for o in ids}, {o[1] for o in ids}
+            f["orders"] = [self._order(r, recs) for r, recs in enumerate(repeats)]
+            return f
         pids = {o[0] for o in outs}
         tids = {o[1] for o in outs}
-        f = {"pids": pids, "tids": tids, "counts": None, "slept": 0, "spans": None, "received": 0, "served": 0}
-        if self.workload == "echo":
+        f["pids"], f["tids"] = pids, tids
+        if self.workload in ("spawn", "hold", "blocking"):
+            f["done"] = len(outs)  # every unit returned: ran, consumed, both steps done
+            if self.workload == "hold":
+                f["digest"] = sum(o[2] for o in outs) & _U64
+            elif self.workload == "blocking":
+                for o in outs:  # the pool threads that made the blocking calls
+                    if o[2] is not None:
+                        pids.add(o[2][0])
+                        tids.add(o[2][1])
+        elif self.workload == "convoy":
+            io = outs[-1]
+            f["latencies"], f["elapsed"] = io[2], io[4] - io[3]
+            f["chunks"] = sum(o[2] for o in outs[:-1])
+        elif self.workload == "echo":
             # outs: (pid, tid) of every connection served (and closed).
             f["served"] = len(outs)
             if f["served"] != self.connections:
@@ -441,6 +744,24 @@ class Plan:
                 raise DriverError("pipeline: the sink accepted %d payloads of %d" % (f["received"], self.args[-1][0]))
         return f
 
+    def _order(self, r, recs):
+        """A repeat's order: its tasks' letters in arrival order, each task's
+        events checked to arrive in sequence (interleave.Log)."""
+        nxt = [0] * self.tasks
+        for t, seq in recs:
+            if t >= self.tasks or seq != nxt[t]:
+                raise DriverError("interleave: repeat %d: task %d's event %d arrived after %d of its events" % (r + 1, t, seq, nxt[t] if t < self.tasks else 0))
+            nxt[t] += 1
+        if len(recs) != self.tasks * self.events:
+            raise DriverError("interleave: repeat %d: %d events logged; want %d" % (r + 1, len(recs), self.tasks * self.events))
+        return "".join(chr(65 + t) for t, _ in recs)
+
+
+def _consuming(fn, consume):
+    async def unit(*args):
+        return consume(await fn(*args))
+    return unit
+
 
 # --------------------------------------------------------------------------
 # model=thread: threading.Thread, one per worker or pipeline node.
@@ -452,7 +773,7 @@ class ThreadModel:
         self.threads = []
 
     def _links(self):
-        return self.plan.links(lambda: (lambda q: (q, q))(queue.Queue(maxsize=16)))
+        return self.plan.links(lambda: (lambda q: (q, q))(queue.Queue(maxsize=16)), "thread")
 
     def setup(self):
         if not self.warm:
@@ -485,7 +806,7 @@ class ThreadModel:
             t0 = _mono()
             for i in p.order:
                 cmds[i].put(args[i])
-            outs = _thread_collect(res, p.n)
+            outs = p.done(_thread_collect(res, p.n, p.consume))
             t1 = _mono()
             c1 = _cpu_ns()
         else:
@@ -498,9 +819,10 @@ class ThreadModel:
                        for i in range(p.n)]
             for t in threads:
                 t.start()
-            outs = _thread_collect(res, p.n)
+            outs = _thread_collect(res, p.n, p.consume)
             for t in threads:
                 t.join()
+            outs = p.done(outs)
             t1 = _mono()
             c1 = _cpu_ns()
         return t1 - t0, c1 - c0, outs, 0
@@ -598,7 +920,7 @@ class LoopModel:
         self.runner = None
 
     def _links(self):
-        return self.plan.links(lambda: (lambda q: (q, q))(asyncio.Queue(maxsize=16)))
+        return self.plan.links(lambda: (lambda q: (q, q))(asyncio.Queue(maxsize=16)), "loop")
 
     async def _start(self):
         p = self.plan
@@ -606,7 +928,7 @@ class LoopModel:
         links = self._links()
         hello = _Countdown(p.n, loop.create_future())
         self.cmds = [asyncio.Queue() for _ in range(p.n)]
-        fns = p.fn["loop"]
+        fns = p.fns("loop")
         self.tasks = [asyncio.create_task(_loop_serve(i, fns[i], links[i], self.cmds[i], hello)) for i in range(p.n)]
         await hello.fut  # every task has run up to its first wait
 
@@ -620,6 +942,7 @@ class LoopModel:
         for i in p.order:
             cmds[i].put_nowait((args[i], done, outs))
         await done.fut
+        outs = p.done(outs)
         t1 = _mono()
         c1 = _cpu_ns()
         return t1 - t0, c1 - c0, outs
@@ -627,8 +950,8 @@ class LoopModel:
     async def _cold_main(self):
         p = self.plan
         links = self._links()
-        fns = p.fn["loop"]
-        return await asyncio.gather(*[fns[i](*links[i], *p.args[i]) for i in range(p.n)])
+        fns = p.fns("loop")
+        return p.done(await asyncio.gather(*[fns[i](*links[i], *p.args[i]) for i in range(p.n)]))
 
     async def _stop(self):
         for q in self.cmds:
@@ -681,11 +1004,13 @@ def _recv_reply(i, conn):
     return msg
 
 
-def _collect_conns(conns, any_order):
+def _collect_conns(conns, any_order, consume=None):
     """Every worker's reply. Independent workers (primes, sleep) are read in
     order: one blocking read each, the cheapest. Pipeline nodes depend on
     each other -- a failing sink leaves its upstream blocked -- so their
-    replies are taken as they come, to fail at the first error."""
+    replies are taken as they come, to fail at the first error; so are
+    outputs to consume as they arrive (hold's release), consume replacing
+    each reply's output."""
     out = [None] * len(conns)
     if not any_order:
         for i, c in enumerate(conns):
@@ -695,8 +1020,17 @@ def _collect_conns(conns, any_order):
     while pending:
         for c in multiprocessing.connection.wait(list(pending)):
             i = pending.pop(c)
-            out[i] = _recv_reply(i, c)
+            msg = _recv_reply(i, c)
+            if consume is not None:
+                msg = (msg[0], consume(msg[1])) + msg[2:]
+            out[i] = msg
     return out
+
+
+def _fds(objs):
+    """The descriptors of the pipe ends among objs (a unit's links may also
+    be shared memory or semaphores, which hold none)."""
+    return [o.fileno() for o in objs if isinstance(o, multiprocessing.connection.Connection)]
 
 
 class ProcessModel:
@@ -706,10 +1040,10 @@ class ProcessModel:
         self.fork = start_method == "fork"
 
     def _links(self):
-        links = self.plan.links(lambda: self.ctx.Pipe(duplex=False))
-        for l in links:
-            for c in l:
-                _HELD_FDS.add(c.fileno())
+        links = self.plan.links(lambda: self.ctx.Pipe(duplex=False), "process", self.ctx)
+        if self.plan.workload == "pipeline":  # each node's own: the others close them
+            for l in links:
+                _HELD_FDS.update(_fds(l))
         return links
 
     def _start(self, target, own, mine, args):
@@ -717,14 +1051,17 @@ class ProcessModel:
         ends of the worker's own pipes (a forked worker must not hold them)."""
         close = ()
         if self.fork:
-            close = sorted(_HELD_FDS.difference(c.fileno() for c in own).union(c.fileno() for c in mine))
+            close = sorted(_HELD_FDS.difference(_fds(own)).union(_fds(mine)))
         p = self.ctx.Process(target=target, args=(close,) + args, daemon=True)
         p.start()
         _PROCS.append(p)
         return p
 
-    @staticmethod
-    def _release(conns):
+    def _release(self, conns):
+        """The driver's copies of a pipeline node's channels, once the node
+        has its own (other workloads' links are shared by every unit)."""
+        if self.plan.workload != "pipeline":
+            return
         for c in conns:
             _HELD_FDS.discard(c.fileno())
             c.close()
@@ -763,14 +1100,15 @@ class ProcessModel:
 
     def run(self):
         p = self.plan
-        pipeline = p.workload == "pipeline"
+        any_order = p.workload == "pipeline" or p.consume is not None
         if self.warm:
             cmds, args = self.cmds, p.args
             c0 = _cpu_ns()
             t0 = _mono()
             for i in p.order:
                 cmds[i].send(args[i])
-            replies = _collect_conns(self.results, pipeline)
+            replies = _collect_conns(self.results, any_order, p.consume)
+            outs = p.done([r[1] for r in replies])
             t1 = _mono()
             c1 = _cpu_ns()
             # Each worker's own CPU time over its work, reported with its reply.
@@ -784,7 +1122,7 @@ class ProcessModel:
                     rss += r.recv()
                 except EOFError:
                     raise DriverError("worker %d exited" % i) from None
-            return t1 - t0, cpu, [r[1] for r in replies], rss
+            return t1 - t0, cpu, outs, rss
         fns = p.fn["process"]
         c0 = _cpu_ns()
         k0 = _cpu_ns(resource.RUSAGE_CHILDREN)
@@ -797,9 +1135,10 @@ class ProcessModel:
             res_w.close()  # before the next fork: only the worker holds it
             self._release(links[i])
             results.append(res_r)
-        replies = _collect_conns(results, pipeline)
+        replies = _collect_conns(results, any_order, p.consume)
         for pr in procs:
             pr.join()  # reaps it: its CPU time joins RUSAGE_CHILDREN
+        outs = p.done([r[1] for r in replies])
         t1 = _mono()
         c1 = _cpu_ns()
         k1 = _cpu_ns(resource.RUSAGE_CHILDREN)
@@ -812,7 +1151,7 @@ class ProcessModel:
             cpu = c1 - c0 + sum(r[2] for r in replies)
         else:
             cpu = c1 - c0 + k1 - k0
-        return t1 - t0, cpu, [r[1] for r in replies], sum(r[3] for r in replies)
+        return t1 - t0, cpu, outs, sum(r[3] for r in replies)
 
     def stop(self):
         if not self.warm:
@@ -828,6 +1167,140 @@ class ProcessModel:
                 pr.kill()
                 pr.join(1)
         del _PROCS[:]
+
+
+# --------------------------------------------------------------------------
+# workload=interleave: the model's run, once per repeat. A warm model's
+# workers are up before "ready" and each repeat hands every one its task, in
+# task order, in one go (commands, then wait: nothing between the hand-offs);
+# a cold model creates them in the repeat and joins them. The timed region is
+# the repeats' (their sum); reading each repeat's log and checking its order
+# are not in it.
+
+
+class _LogReader:
+    """The process model's log: a thread of the driver reads the pipe the
+    workers write their records to, as they come (the pipe never fills), in
+    the order the kernel took the writes."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.cond = threading.Condition()
+        self.buf = bytearray()
+        self.eof = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while True:
+            try:
+                b = os.read(self.fd, 65536)
+            except OSError:
+                b = b""
+            with self.cond:
+                if not b:
+                    self.eof = True
+                else:
+                    self.buf += b
+                self.cond.notify()
+            if not b:
+                return
+
+    def take(self, n):
+        """The next n records, once they are in."""
+        size = n * _REC.size
+        with self.cond:
+            while len(self.buf) < size and not self.eof:
+                if not self.cond.wait(30):
+                    raise DriverError("interleave: %d of %d log records arrived" % (len(self.buf) // _REC.size, n))
+            if len(self.buf) < size:
+                raise DriverError("interleave: the log pipe closed after %d of %d records" % (len(self.buf) // _REC.size, n))
+            recs = list(_REC.iter_unpack(bytes(self.buf[:size])))
+            del self.buf[:size]
+        return recs
+
+
+class RepeatModel:
+    def __init__(self, plan, inner, ctx=None):
+        self.plan, self.inner, self.ctx = plan, inner, ctx
+
+    def setup(self):
+        p = self.plan
+        if self.ctx is not None:
+            # One pipe for every repeat's workers: the driver keeps its write
+            # end (each cold repeat's workers get it), forked workers close
+            # its read end.
+            p.log_r, p.log_w = self.ctx.Pipe(duplex=False)
+            _HELD_FDS.add(p.log_r.fileno())
+            p.reader = _LogReader(p.log_r.fileno())
+        self.inner.setup()
+
+    def run(self):
+        p = self.plan
+        elapsed = cpu = rss = 0
+        ids, logs = [], []
+        for _ in range(p.repeats):
+            e, c, outs, w = self.inner.run()
+            elapsed += e
+            cpu += c
+            rss = max(rss, w)  # a repeat's workers; each repeat's in turn
+            ids.extend(outs)
+            logs.append(p.take_log())
+        return elapsed, cpu, (ids, logs), rss
+
+    def stop(self):
+        self.inner.stop()
+        p = self.plan
+        if p.log_w is not None:
+            p.log_w.close()  # with the workers gone: EOF ends the reader
+            p.reader.thread.join(5)
+            _HELD_FDS.discard(p.log_r.fileno())
+            p.log_r.close()
+
+
+# --------------------------------------------------------------------------
+# workload=blocking (model=loop): the loop model, with a
+# concurrent.futures.ThreadPoolExecutor(max_workers=pool) for offload=pool.
+# Warm: the pool's threads are started before "ready" (pool jobs that wait
+# for each other, so that none can be reused for the next: the executor
+# makes a thread per job) and live across runs. Cold: the executor is made
+# in the run, makes its threads as run_in_executor hands it calls, and the
+# run ends with its shutdown (the threads joined).
+
+
+class BlockingLoopModel(LoopModel):
+    def __init__(self, plan, warm, event_loop, offload, pool):
+        super().__init__(plan, warm, event_loop)
+        self.offload, self.pool = offload == "pool", pool
+        if self.offload:
+            import concurrent.futures
+            self.Executor = concurrent.futures.ThreadPoolExecutor
+
+    def setup(self):
+        if self.warm and self.offload:
+            import concurrent.futures
+            ex = self.plan.executor = self.Executor(max_workers=self.pool)
+            gate = threading.Barrier(self.pool)
+            futs = [ex.submit(gate.wait, 30) for _ in range(self.pool)]
+            for f in concurrent.futures.as_completed(futs):
+                f.result()  # BrokenBarrierError if the pool did not start
+        super().setup()
+
+    async def _cold_main(self):
+        if not self.offload:
+            return await super()._cold_main()
+        self.plan.executor = self.Executor(max_workers=self.pool)
+        try:
+            return await super()._cold_main()
+        finally:
+            self.plan.executor.shutdown(wait=True)
+            self.plan.executor = None
+
+    def stop(self):
+        super().stop()
+        if self.plan.executor is not None:
+            self.plan.executor.shutdown(wait=True)
+            self.plan.executor = None
 
 
 # --------------------------------------------------------------------------
@@ -1750,17 +2223,30 @@ _WORKLOAD_KEYS = {
     "sleep": ("tasks", "concurrency", "sleep_ns"),
     "pipeline": ("stages", "messages", "payload_bytes"),
     "echo": ("connections", "requests", "payload_bytes", "think_ns"),
+    "interleave": ("tasks", "events", "repeats", "between", "gap_ns", "compute_n"),
+    "blocking": ("tasks", "block_ns", "wait_ns", "offload", "pool"),
+    "spawn": ("workers",),
+    "hold": ("workers", "result_bytes", "results"),
+    "convoy": ("ops", "io_ns", "cpu_workers", "chunk_n"),
 }
 _KEYS = {"workload", "model", "start", "start_method", "event_loop"}.union(*_WORKLOAD_KEYS.values())
 
 
-def _uint(key, s, lo):
+def _uint(key, s, lo, hi=None):
     if not s.isascii() or not s.isdigit():
         raise ArgError("%s=%s: want a decimal integer" % (key, s))
     v = int(s)
     if v < lo:
         raise ArgError("%s=%s: want at least %d" % (key, s, lo))
+    if hi is not None and v > hi:
+        raise ArgError("%s=%s: want at most %d" % (key, s, hi))
     return v
+
+
+def _oneof(key, s, allowed):
+    if s not in allowed:
+        raise ArgError("%s=%s: want one of %s" % (key, s, "|".join(allowed)))
+    return s
 
 
 def parse_args(argv):
@@ -1821,6 +2307,32 @@ def parse_args(argv):
         cfg["requests"] = _uint("requests", kv["requests"], 1)
         cfg["payload_bytes"] = _uint("payload_bytes", kv["payload_bytes"], 1)
         cfg["think_ns"] = _uint("think_ns", kv["think_ns"], 0)
+    elif w == "interleave":
+        cfg["tasks"] = _uint("tasks", kv["tasks"], 2, 26)  # one letter each
+        cfg["events"] = _uint("events", kv["events"], 1, 65535)  # a record's seq: 16 bits
+        cfg["repeats"] = _uint("repeats", kv["repeats"], 1)
+        cfg["between"] = _oneof("between", kv["between"], ("wait", "compute"))
+        cfg["gap_ns"] = _uint("gap_ns", kv["gap_ns"], 0)
+        cfg["compute_n"] = _uint("compute_n", kv["compute_n"], 2)
+    elif w == "blocking":
+        if cfg["model"] != "loop":
+            raise ArgError("workload=blocking runs on model=loop only")
+        cfg["tasks"] = _uint("tasks", kv["tasks"], 1)
+        cfg["block_ns"] = _uint("block_ns", kv["block_ns"], 0)
+        cfg["wait_ns"] = _uint("wait_ns", kv["wait_ns"], 0)
+        cfg["offload"] = _oneof("offload", kv["offload"], ("none", "pool"))
+        cfg["pool"] = _uint("pool", kv["pool"], 0) or cfg["tasks"]  # 0: a thread per task
+    elif w == "spawn":
+        cfg["workers"] = _uint("workers", kv["workers"], 1)
+    elif w == "hold":
+        cfg["workers"] = _uint("workers", kv["workers"], 1)
+        cfg["result_bytes"] = _uint("result_bytes", kv["result_bytes"], 8)
+        cfg["results"] = _oneof("results", kv["results"], ("hold", "release"))
+    elif w == "convoy":
+        cfg["ops"] = _uint("ops", kv["ops"], 1)
+        cfg["io_ns"] = _uint("io_ns", kv["io_ns"], 1)
+        cfg["cpu_workers"] = _uint("cpu_workers", kv["cpu_workers"], 0)
+        cfg["chunk_n"] = _uint("chunk_n", kv["chunk_n"], 2)
     else:
         cfg["stages"] = _uint("stages", kv["stages"], 0)
         cfg["messages"] = _uint("messages", kv["messages"], 1)
@@ -1886,6 +2398,11 @@ def format_result(elapsed, cpu, peak, f):
         "spans=" + (",".join("%d:%d" % s for s in spans) if spans else "-"),
         "received=%d" % f["received"],
         "served=%d" % f["served"],
+        "orders=" + _join(f["orders"]),
+        "done=%d" % f["done"],
+        "digest=%d" % f["digest"],
+        "latencies=" + _join(f["latencies"]),
+        "chunks=%d" % f["chunks"],
     ])
 
 
@@ -1934,12 +2451,16 @@ def main(argv):
         if echo:
             model = {"thread": EchoThreadModel, "loop": EchoLoopModel,
                      "process": EchoProcessModel}[cfg["model"]](cfg)
+        elif cfg["workload"] == "blocking":
+            model = BlockingLoopModel(plan, warm, cfg["event_loop"], cfg["offload"], cfg["pool"])
         elif cfg["model"] == "thread":
             model = ThreadModel(plan, warm)
         elif cfg["model"] == "loop":
             model = LoopModel(plan, warm, cfg["event_loop"])
         else:
             model = ProcessModel(plan, warm, cfg["start_method"])
+        if cfg["workload"] == "interleave":
+            model = RepeatModel(plan, model, getattr(model, "ctx", None))
         model.setup()
         _emit("ready")
         readline = sys.stdin.readline
@@ -1959,6 +2480,8 @@ def main(argv):
                 except _Quit:
                     break  # quit or EOF during the run: stop, no result
                 fields = plan.collect(outs)
+                if fields["elapsed"] is not None:
+                    elapsed = fields["elapsed"]
                 _emit(format_result(elapsed, cpu, _hwm_bytes() + workers_rss, fields))
             elif cmd == "quit":
                 break

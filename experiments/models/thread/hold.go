@@ -1,0 +1,126 @@
+package thread
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/hold"
+)
+
+// produceChunk is how much of a result a thread-gil thread writes between
+// two polls of the GIL's drop request (CPython's eval breaker is checked
+// between bytecodes; a Python loop building a result polls it many times per
+// 64 KiB).
+const produceChunk = 64 << 10
+
+// startHold creates the job's Workers OS threads (locked for life, as every
+// worker of this package), which each Run sets to produce one result each.
+func (m Model) startHold(ctx context.Context, j hold.Job) (model.Exec, error) {
+	if j.Workers < 1 || j.Bytes < 8 || (j.Keep != hold.Hold && j.Keep != hold.Release) {
+		return nil, fmt.Errorf("%s: hold job of %d workers × %d bytes, results %q; build it with hold.NewJob", m.Name(), j.Workers, j.Bytes, j.Keep)
+	}
+	if j.Workers > MaxThreads {
+		return nil, fmt.Errorf("%s: hold job needs %d threads; this model creates at most %d", m.Name(), j.Workers, MaxThreads)
+	}
+	b, err := m.startBase(ctx, j.Workers)
+	if err != nil {
+		return nil, err
+	}
+	return &holdExec{base: b, job: j}, nil
+}
+
+// holdExec runs the hold workload: thread i allocates and fills result i in
+// the memory every thread shares, and hands it by reference to the
+// collector, Run's own goroutine (the article's main thread collecting what
+// its threads return).
+type holdExec struct {
+	*base
+	job hold.Job
+}
+
+// produced is one result handed to the collector.
+type produced struct {
+	w   int
+	buf []byte
+}
+
+// Run releases every thread at once; each allocates a result of Bytes bytes
+// (a fresh allocation every Run, as a Python function returns a new object
+// every call), writes every byte of it (hold.Produce) and sends it to the
+// collector. With hold.Hold the collector keeps every result until the last
+// has arrived and only then digests them, so all Workers results are alive
+// at the peak; with hold.Release it digests each as it arrives and drops it,
+// so only the results in flight are referenced (the memory of a dropped one
+// comes back at the Go runtime's next collection, not at once as CPython's
+// reference counting would give it back).
+//
+// With the GIL a thread holds it while it produces, polling the drop request
+// every produceChunk bytes. The collector digests without it: CPython's
+// zlib.crc32 releases the GIL for buffers of more than 5 KiB.
+func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
+	j := x.job
+	n := j.Workers
+	pids, tids := make([]int, n), make([]int, n)
+	results := make(chan produced, n) // never blocks a thread
+	ran := make(chan error, 1)
+	go func() {
+		ran <- x.each(ctx, "hold", func(i int) {
+			g := x.gs[i]
+			g.Acquire()
+			pids[i], tids[i] = unix.Getpid(), unix.Gettid()
+			buf := make([]byte, j.Bytes)
+			for lo := 0; lo < len(buf); lo += produceChunk {
+				// A chunk starts at a multiple of 8, where the pattern
+				// starts again: the chunks make up the whole result.
+				hold.Produce(buf[lo:min(lo+produceChunk, len(buf))], i)
+				g.Check()
+			}
+			g.Release()
+			results <- produced{i, buf}
+		}, nil)
+	}()
+	var kept [][]byte // hold.Hold: every result, until the last arrives
+	if j.Keep == hold.Hold {
+		kept = make([][]byte, 0, n)
+	}
+	var digests []uint64
+	eachDone := false
+	for got := 0; got < n; {
+		select {
+		case r := <-results:
+			got++
+			if j.Keep == hold.Hold {
+				kept = append(kept, r.buf)
+				continue
+			}
+			digests = append(digests, hold.Digest(r.buf))
+		case err := <-ran:
+			if err != nil {
+				return model.Result{}, err
+			}
+			// Every thread has sent its result: the rest are buffered.
+			eachDone, ran = true, nil
+		}
+	}
+	if !eachDone {
+		// Every result is in, but each returns only once every thread
+		// has counted itself done; an error now is ctx ending in between.
+		if err := <-ran; err != nil {
+			return model.Result{}, err
+		}
+	}
+	for k, buf := range kept {
+		digests = append(digests, hold.Digest(buf))
+		kept[k] = nil
+	}
+	res := model.Result{Done: len(digests), Digest: hold.Sum(digests)}
+	if err := j.Verify(res.Digest, res.Done); err != nil {
+		x.failed = err
+		return model.Result{}, fmt.Errorf("%s: %w", x.name, err)
+	}
+	fillIDs(&res.Usage, pids, tids)
+	return res, nil
+}
