@@ -108,8 +108,8 @@ var workloads = []workloadSpec{
 	{name: "hold", params: []param{
 		{key: "workers", kind: intKind, check: atLeast(1), doc: "workers, each producing one result"},
 		{key: "result_bytes", def: "1048576", kind: intKind, check: between(8, 1<<30), doc: "bytes per result"},
-		{key: "results", def: "hold", kind: stringKind, check: oneOf("hold", "release"),
-			doc: "hold: every result kept until all workers are done; release: each consumed and dropped as it arrives"},
+		{key: "results", def: "hold", kind: stringKind, check: oneOf("hold", "release", "one-at-a-time"),
+			doc: "hold: every result kept until all workers are done; release: each consumed and dropped as it arrives; one-at-a-time: workers return what a result is made from, and the consumer makes, consumes and drops one result at a time (the article's fix)"},
 		start,
 	}},
 	{name: "convoy", params: []param{

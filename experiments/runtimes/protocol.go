@@ -60,14 +60,20 @@
 //	                  Cold: created, started and joined in the timed region;
 //	                  warm: a pool of W made before "ready", each of which
 //	                  runs exactly one of the W tasks per run
-//	workload=hold     workers=W result_bytes=B results=hold|release: worker w
-//	                  produces B bytes, the little-endian 64-bit word
+//	workload=hold     workers=W result_bytes=B
+//	                  results=hold|release|one-at-a-time: worker w produces
+//	                  B bytes, the little-endian 64-bit word
 //	                  ((w+1)·0x9E3779B97F4A7C15) mod 2^64 repeated (the last
 //	                  copy cut short), and hands it to the driver's thread
 //	                  (process: through a pipe), which consumes it: its CRC-32
 //	                  (IEEE, zlib's). hold: every result is kept until all W
 //	                  are in, then consumed; release: each is consumed as it
-//	                  arrives and dropped
+//	                  arrives and dropped; one-at-a-time (the article's fix):
+//	                  worker w hands over only its index w, and the consumer
+//	                  (the driver's thread; loop: the code awaiting the task)
+//	                  produces result w itself as each index arrives,
+//	                  consumes it and drops it before the next, so only one
+//	                  result is alive at a time
 //	workload=convoy   ops=K io_ns=D cpu_workers=C chunk_n=N: one I/O worker
 //	                  makes K blocking waits of D (loop: awaits of a timer)
 //	                  and times each, from before the call until it runs

@@ -181,10 +181,12 @@ func TestSpawn(t *testing.T) {
 }
 
 // TestHold: every model, start and mode consumes every worker's result, the
-// digests summing to what hold.Produce and hold.Digest give (Verify).
+// digests summing to what hold.Produce and hold.Digest give (Verify); with
+// one-at-a-time the consumer makes each result from the index its worker
+// returned, and the ids are still the workers'.
 func TestHold(t *testing.T) {
 	p := prepared(t, cpython)
-	for _, keep := range []string{hold.Hold, hold.Release} {
+	for _, keep := range []string{hold.Hold, hold.Release, hold.OneAtATime} {
 		j := mustOf[hold.Job](t)(hold.NewJob(3, 1<<16+3, keep))
 		for _, m := range models {
 			for _, start := range []string{"warm", "cold"} {

@@ -1,7 +1,8 @@
 // Package modeltest holds the checks every model must pass: it runs each
 // workload on a small size, verifies the result, and checks that the model
 // leaves no process behind. Model-specific properties (distinct PIDs, distinct
-// TIDs, one TID) are tested in each model's package.
+// TIDs, one TID) are tested in each model's package, with the helpers the
+// models' tests share (checks.go, echo.go).
 package modeltest
 
 import (

@@ -59,19 +59,6 @@ func TestEcho(t *testing.T) {
 	}
 }
 
-// noGoroutinesLeft waits until this process runs no more goroutines than
-// before (the load generator's may take a moment to end after Run): a
-// liveness bound, not a speed threshold.
-func noGoroutinesLeft(t *testing.T, before int) {
-	t.Helper()
-	for end := time.Now().Add(20 * time.Second); runtime.NumGoroutine() > before; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(end) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines, %d before the server started:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-		}
-	}
-}
-
 // Servers started on one socket in turn (as a cold cell's executions are)
 // each serve and leave the socket listening, and no goroutine behind.
 func TestEchoServersShareTheSocketInTurn(t *testing.T) {

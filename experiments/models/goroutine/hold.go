@@ -14,7 +14,7 @@ import (
 // startHold starts the job's Workers goroutines, which each Run sets to
 // produce one result each; Close ends them.
 func startHold(ctx context.Context, j hold.Job) (model.Exec, error) {
-	if j.Workers < 1 || j.Bytes < 8 || (j.Keep != hold.Hold && j.Keep != hold.Release) {
+	if j.Workers < 1 || j.Bytes < 8 || (j.Keep != hold.Hold && j.Keep != hold.Release && j.Keep != hold.OneAtATime) {
 		return nil, fmt.Errorf("goroutine: hold job of %d workers × %d bytes, results %q; build it with hold.NewJob", j.Workers, j.Bytes, j.Keep)
 	}
 	if err := ctx.Err(); err != nil {
@@ -24,14 +24,17 @@ func startHold(ctx context.Context, j hold.Job) (model.Exec, error) {
 }
 
 // holdExec runs the hold workload: goroutine i allocates and fills result i
-// and sends it, by reference, to the collector, Run's own goroutine.
+// and sends it, by reference, to the collector, Run's own goroutine; with
+// hold.OneAtATime it sends only its index, and the collector makes result i.
 type holdExec struct {
 	*crew
 	job hold.Job
 }
 
-// produced is one result sent to the collector, and the thread that made it.
+// produced is one result sent to the collector (with hold.OneAtATime only
+// its index w, buf nil), and the thread that sent it.
 type produced struct {
+	w   int
 	buf []byte
 	tid int
 }
@@ -41,8 +44,14 @@ type produced struct {
 // sends it to the collector. With hold.Hold the collector keeps every
 // result until the last has arrived and only then digests them, so all
 // Workers results are alive at the peak; with hold.Release it digests each
-// as it arrives and drops it, so only the results in flight are referenced
-// (a dropped one's memory is reused after the runtime's next collection).
+// as it arrives and drops it, so the results alive at the peak are those
+// produced and not yet digested: with goroutines producing side by side,
+// possibly all of them (and a dropped one's memory is reused only after the
+// runtime's next collection). With hold.OneAtATime (the article's fix) a
+// goroutine sends only its index, and the collector makes each result as
+// its index arrives (a new buffer, every byte written), digests it and
+// drops it before it takes the next: one result is alive at the peak, plus
+// what the runtime has not yet collected of those dropped.
 func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 	if err := x.usable(ctx, "hold"); err != nil {
 		return model.Result{}, err
@@ -51,9 +60,12 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 	n := j.Workers
 	results := make(chan produced, n) // never blocks a goroutine
 	x.hand(func(i int) {
-		buf := make([]byte, j.Bytes)
-		hold.Produce(buf, i)
-		results <- produced{buf, unix.Gettid()}
+		var buf []byte
+		if j.Keep != hold.OneAtATime {
+			buf = make([]byte, j.Bytes)
+			hold.Produce(buf, i)
+		}
+		results <- produced{i, buf, unix.Gettid()}
 	})
 	var kept [][]byte // hold.Hold: every result, until the last arrives
 	if j.Keep == hold.Hold {
@@ -66,11 +78,16 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 		select {
 		case r := <-results:
 			ids.Add(pid, r.tid)
-			if j.Keep == hold.Hold {
+			switch j.Keep {
+			case hold.Hold:
 				kept = append(kept, r.buf)
-				continue
+			case hold.Release:
+				digests = append(digests, hold.Digest(r.buf))
+			default: // hold.OneAtATime: make it, digest it, drop it
+				buf := make([]byte, j.Bytes)
+				hold.Produce(buf, r.w)
+				digests = append(digests, hold.Digest(buf))
 			}
-			digests = append(digests, hold.Digest(r.buf))
 		case <-ctx.Done():
 			x.failed = ctx.Err()
 			return model.Result{}, fmt.Errorf("goroutine: hold: %w", ctx.Err())

@@ -2,9 +2,8 @@ package goroutine
 
 import (
 	"context"
-	"os"
+	"fmt"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 
@@ -16,33 +15,17 @@ import (
 // tasks ran in this process, and Close leaves no goroutine behind. How many
 // distinct orders the scheduler produces is the measurement: not asserted.
 func TestInterleave(t *testing.T) {
-	tests := []struct {
-		name     string
-		tasks    int
-		between  string
-		gap      time.Duration
-		computeN int
-	}{
-		{"wait/2", 2, interleave.Wait, time.Millisecond, 2},
-		{"wait/4", 4, interleave.Wait, 500 * time.Microsecond, 2},
-		{"wait/gap0", 2, interleave.Wait, 0, 2},
-		{"compute/2", 2, interleave.Compute, 0, 3000},
-		{"compute/3", 3, interleave.Compute, 0, 2000},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, c := range []modeltest.InterleaveCase{
+		{Name: "wait/2", Tasks: 2, Between: interleave.Wait, Gap: time.Millisecond, ComputeN: 2},
+		{Name: "wait/4", Tasks: 4, Between: interleave.Wait, Gap: 500 * time.Microsecond, ComputeN: 2},
+		{Name: "wait/gap0", Tasks: 2, Between: interleave.Wait, ComputeN: 2},
+		{Name: "compute/2", Tasks: 2, Between: interleave.Compute, ComputeN: 3000},
+		{Name: "compute/3", Tasks: 3, Between: interleave.Compute, ComputeN: 2000},
+	} {
+		t.Run(c.Name, func(t *testing.T) {
 			before := runtime.NumGoroutine()
-			j, err := interleave.NewJob(tt.tasks, 5, 4, tt.between, tt.gap, tt.computeN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, r := range modeltest.Run(t, Model{}, j, 2) {
-				if len(r.Orders) != j.Repeats {
-					t.Errorf("run %d: %d orders; want %d", i, len(r.Orders), j.Repeats)
-				}
-				if got, want := r.PIDs, []int{os.Getpid()}; !slices.Equal(got, want) {
-					t.Errorf("run %d: PIDs %v; want %v", i, got, want)
-				}
+			for i, r := range modeltest.RunInterleave(t, Model{}, c) {
+				modeltest.InThisProcess(t, fmt.Sprintf("run %d", i), r)
 				if len(r.TIDs) == 0 {
 					t.Errorf("run %d: no TIDs recorded", i)
 				}

@@ -1,10 +1,9 @@
 package goroutine
 
 import (
-	"os"
+	"fmt"
 	"runtime"
 	"testing"
-	"time"
 
 	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/workloads/spawn"
@@ -23,16 +22,7 @@ func TestSpawn(t *testing.T) {
 		if r.Done != workers {
 			t.Errorf("run %d: Done %d; want %d", run, r.Done, workers)
 		}
-		if len(r.PIDs) != 1 || r.PIDs[0] != os.Getpid() {
-			t.Errorf("run %d: PIDs %v; want only this process, %d", run, r.PIDs, os.Getpid())
-		}
+		modeltest.InThisProcess(t, fmt.Sprintf("run %d", run), r)
 	}
-	// A goroutine that has returned is counted until it has exited.
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		t.Errorf("%d goroutines after Close; want at most the %d before Start", n, before)
-	}
+	noGoroutinesLeft(t, before)
 }

@@ -2,23 +2,14 @@ package loop
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"testing"
 	"time"
 
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/workloads/blocking"
 )
-
-func startBlockingExec(t *testing.T, j blocking.Job) *blockingExec {
-	t.Helper()
-	x, err := Model{}.Start(context.Background(), j)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	return x.(*blockingExec)
-}
 
 // On the loop, the blocking calls stall it: they run on the loop thread, one
 // after another, so the Run takes at least Tasks × Block (a physical lower
@@ -28,7 +19,7 @@ func TestBlockingOnTheLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := startBlockingExec(t, j)
+	x := start[*blockingExec](t, j)
 	defer x.Close()
 	tid := x.x.l.TID()
 	for i := range 2 {
@@ -53,12 +44,7 @@ func TestBlockingOnTheLoop(t *testing.T) {
 			t.Errorf("Run %d: TIDs %v; want only the loop thread %v", i, got, want)
 		}
 	}
-	if err := x.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if threadExists(tid) {
-		t.Errorf("loop thread %d still exists after Close", tid)
-	}
+	modeltest.CloseGone(t, x, tid)
 }
 
 // Offloaded, every blocking call runs on a pool thread (never the loop's),
@@ -70,7 +56,7 @@ func TestBlockingOffloaded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x := startBlockingExec(t, j)
+		x := start[*blockingExec](t, j)
 		tid := x.x.l.TID()
 		poolTIDs := slices.Clone(x.pool.tids)
 		if len(poolTIDs) != j.PoolSize {
@@ -119,22 +105,8 @@ func TestBlockingCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := startBlockingExec(t, j)
+	x := start[*blockingExec](t, j)
 	threads := append(slices.Clone(x.pool.tids), x.x.l.TID())
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
-	defer cancel()
-	if _, err := x.Run(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Run: %v; want an error wrapping %v", err, context.DeadlineExceeded)
-	}
-	if _, err := x.Run(context.Background()); err == nil {
-		t.Errorf("Run after a failed Run succeeded; want an error")
-	}
-	if err := x.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	for _, tid := range threads {
-		if threadExists(tid) {
-			t.Errorf("thread %d still exists after Close", tid)
-		}
-	}
+	modeltest.RunPastDeadline(t, x, 5*time.Millisecond)
+	modeltest.CloseGone(t, x, threads...)
 }

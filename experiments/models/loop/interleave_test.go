@@ -2,13 +2,11 @@ package loop
 
 import (
 	"context"
-	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/workloads/interleave"
 )
 
@@ -20,25 +18,18 @@ import (
 // starts (AAA…BBB…). Every task ran on the loop thread.
 func TestInterleaveIsDeterministic(t *testing.T) {
 	tests := []struct {
-		name     string
-		tasks    int
-		between  string
-		gap      time.Duration
-		computeN int
-		want     string
+		modeltest.InterleaveCase
+		want string
 	}{
-		{"wait/2", 2, interleave.Wait, time.Millisecond, 2, strings.Repeat("AB", 5)},
-		{"wait/3", 3, interleave.Wait, 500 * time.Microsecond, 2, strings.Repeat("ABC", 5)},
-		{"wait/gap0", 2, interleave.Wait, 0, 2, strings.Repeat("AB", 5)},
-		{"compute/2", 2, interleave.Compute, 0, 3000, "AAAAABBBBB"},
-		{"compute/3", 3, interleave.Compute, 0, 2000, "AAAAABBBBBCCCCC"},
+		{modeltest.InterleaveCase{Name: "wait/2", Tasks: 2, Between: interleave.Wait, Gap: time.Millisecond, ComputeN: 2}, strings.Repeat("AB", 5)},
+		{modeltest.InterleaveCase{Name: "wait/3", Tasks: 3, Between: interleave.Wait, Gap: 500 * time.Microsecond, ComputeN: 2}, strings.Repeat("ABC", 5)},
+		{modeltest.InterleaveCase{Name: "wait/gap0", Tasks: 2, Between: interleave.Wait, ComputeN: 2}, strings.Repeat("AB", 5)},
+		{modeltest.InterleaveCase{Name: "compute/2", Tasks: 2, Between: interleave.Compute, ComputeN: 3000}, "AAAAABBBBB"},
+		{modeltest.InterleaveCase{Name: "compute/3", Tasks: 3, Between: interleave.Compute, ComputeN: 2000}, "AAAAABBBBBCCCCC"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			j, err := interleave.NewJob(tt.tasks, 5, 20, tt.between, tt.gap, tt.computeN)
-			if err != nil {
-				t.Fatal(err)
-			}
+		t.Run(tt.Name, func(t *testing.T) {
+			j := tt.Job(t, 5, 20)
 			x, err := Model{}.Start(context.Background(), j)
 			if err != nil {
 				t.Fatal(err)
@@ -46,45 +37,23 @@ func TestInterleaveIsDeterministic(t *testing.T) {
 			defer x.Close()
 			tid := x.(*interleaveExec).x.l.TID()
 			for i := range 2 {
-				begin := time.Now()
-				r, err := x.Run(context.Background())
-				if err != nil {
-					t.Fatalf("Run %d: %v", i, err)
-				}
-				if err := model.Verify(j, r, time.Since(begin)); err != nil {
-					t.Fatalf("Run %d: %v", i, err)
-				}
+				r := modeltest.RunVerified(t, x, j)
 				if n := interleave.Distinct(r.Orders); n != 1 {
 					t.Errorf("Run %d: %d distinct orders over %d repeats %v; want 1", i, n, j.Repeats, interleave.Counts(r.Orders))
 				}
 				if r.Orders[0] != tt.want {
 					t.Errorf("Run %d: order %q; want %q", i, r.Orders[0], tt.want)
 				}
-				if got, want := r.TIDs, []int{tid}; !slices.Equal(got, want) {
-					t.Errorf("Run %d: tasks ran on threads %v; want only the loop thread %v", i, got, want)
-				}
-				if got, want := r.PIDs, []int{os.Getpid()}; !slices.Equal(got, want) {
-					t.Errorf("Run %d: PIDs %v; want %v", i, got, want)
-				}
+				onLoopThread(t, i, r, tid)
 			}
-			if err := x.Close(); err != nil {
-				t.Errorf("Close: %v", err)
-			}
-			if threadExists(tid) {
-				t.Errorf("loop thread %d still exists after Close", tid)
-			}
+			modeltest.CloseGone(t, x, tid)
 		})
 	}
 }
 
 func TestInterleaveRejectsABadJob(t *testing.T) {
-	for _, j := range []interleave.Job{
-		{},
-		{Tasks: 2, Events: 1, Repeats: 1, Between: "sleep"},
-	} {
-		if x, err := (Model{}).Start(context.Background(), j); err == nil {
-			x.Close()
-			t.Errorf("Start(%+v) succeeded; want an error", j)
-		}
-	}
+	modeltest.StartRefuses(t, Model{},
+		interleave.Job{},
+		interleave.Job{Tasks: 2, Events: 1, Repeats: 1, Between: "sleep"},
+	)
 }

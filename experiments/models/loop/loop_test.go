@@ -30,13 +30,19 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-func start(t *testing.T, w model.Work) *exec {
+// start starts w on the loop and returns its Exec, which must be a T.
+func start[T model.Exec](t *testing.T, w model.Work) T {
 	t.Helper()
 	x, err := Model{}.Start(context.Background(), w)
 	if err != nil {
 		t.Fatalf("Start(%T): %v", w, err)
 	}
-	return x.(*exec)
+	e, ok := x.(T)
+	if !ok {
+		x.Close()
+		t.Fatalf("Start(%T) returned %T", w, x)
+	}
+	return e
 }
 
 // The defining property of the model: whatever the workload, every task ran
@@ -56,23 +62,10 @@ func TestEveryTaskRunsOnTheLoopThread(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			x := start(t, tt.work)
+			x := start[*exec](t, tt.work)
 			defer x.Close()
 			for i := range 2 {
-				begin := time.Now()
-				r, err := x.Run(context.Background())
-				if err != nil {
-					t.Fatalf("Run %d: %v", i, err)
-				}
-				if err := model.Verify(tt.work, r, time.Since(begin)); err != nil {
-					t.Fatalf("Run %d: %v", i, err)
-				}
-				if got, want := r.TIDs, []int{x.l.TID()}; !slices.Equal(got, want) {
-					t.Errorf("Run %d: tasks ran on threads %v; want only the loop thread %v", i, got, want)
-				}
-				if got, want := r.PIDs, []int{os.Getpid()}; !slices.Equal(got, want) {
-					t.Errorf("Run %d: tasks ran in processes %v; want only this one %v", i, got, want)
-				}
+				onLoopThread(t, i, modeltest.RunVerified(t, x, tt.work), x.l.TID())
 			}
 		})
 	}
@@ -96,6 +89,16 @@ func fdTargets(t *testing.T) map[int]string {
 	return m
 }
 
+// onLoopThread checks that Run number run's tasks (r) ran on the loop
+// thread tid alone, in this process.
+func onLoopThread(t *testing.T, run int, r model.Result, tid int) {
+	t.Helper()
+	if got, want := r.TIDs, []int{tid}; !slices.Equal(got, want) {
+		t.Errorf("Run %d: tasks ran on threads %v; want only the loop thread %v", run, got, want)
+	}
+	modeltest.InThisProcess(t, fmt.Sprintf("Run %d", run), r)
+}
+
 func threadExists(tid int) bool {
 	_, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", tid))
 	return err == nil
@@ -104,7 +107,7 @@ func threadExists(tid int) bool {
 func TestCloseEndsThreadAndClosesFDs(t *testing.T) {
 	fdTargets(t) // let the runtime open whatever it opens on first use
 	before := fdTargets(t)
-	x := start(t, must(sleep.NewJob(10, 0, time.Millisecond)))
+	x := start[*exec](t, must(sleep.NewJob(10, 0, time.Millisecond)))
 	if _, err := x.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +229,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			x := start(t, must(sleep.NewJob(50, tt.concurrency, time.Hour)))
+			x := start[*exec](t, must(sleep.NewJob(50, tt.concurrency, time.Hour)))
 			tid := x.l.TID()
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(20*time.Millisecond, cancel)
@@ -255,7 +258,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 }
 
 func TestCloseEndsARunningRun(t *testing.T) {
-	x := start(t, must(sleep.NewJob(5, 0, time.Hour)))
+	x := start[*exec](t, must(sleep.NewJob(5, 0, time.Hour)))
 	errc := make(chan error, 1)
 	go func() {
 		_, err := x.Run(context.Background())

@@ -2,12 +2,10 @@ package loop
 
 import (
 	"context"
-	"os"
-	"slices"
 	"testing"
-	"time"
 
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/workloads/hold"
 	spawnjob "concurrency-lab/experiments/workloads/spawn"
 )
@@ -42,40 +40,17 @@ func TestSpawnAndHoldOnTheLoopThread(t *testing.T) {
 			}
 			defer x.Close()
 			for i := range 2 {
-				begin := time.Now()
-				r, err := x.Run(context.Background())
-				if err == nil {
-					err = model.Verify(tt.work, r, time.Since(begin))
-				}
-				if err != nil {
-					t.Fatalf("Run %d: %v", i, err)
-				}
-				if got, want := r.TIDs, []int{tid}; !slices.Equal(got, want) {
-					t.Errorf("Run %d: tasks ran on threads %v; want only the loop thread %v", i, got, want)
-				}
-				if got, want := r.PIDs, []int{os.Getpid()}; !slices.Equal(got, want) {
-					t.Errorf("Run %d: tasks ran in processes %v; want only this one %v", i, got, want)
-				}
+				onLoopThread(t, i, modeltest.RunVerified(t, x, tt.work), tid)
 			}
-			if err := x.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
-			}
-			if threadExists(tid) {
-				t.Errorf("loop thread %d still exists after Close", tid)
-			}
+			modeltest.CloseGone(t, x, tid)
 		})
 	}
 }
 
 func TestSpawnAndHoldRejectBadJobs(t *testing.T) {
-	for _, w := range []model.Work{
+	modeltest.StartRefuses(t, Model{},
 		spawnjob.Job{Workers: 0},
 		hold.Job{Workers: 0, Bytes: 8, Keep: hold.Hold},
 		hold.Job{Workers: 1, Bytes: 8, Keep: "keep"},
-	} {
-		if x, err := (Model{}).Start(context.Background(), w); err == nil {
-			x.Close()
-			t.Errorf("Start(%+v) succeeded; want an error", w)
-		}
-	}
+	)
 }

@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"concurrency-lab/experiments/internal/osmeter"
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/workloads/convoy"
 )
@@ -61,10 +60,8 @@ const convoyLatsPerFrame = 4096
 // Nothing is shared but the CPUs: the I/O worker waits for no one when its
 // nanosleep ends but the kernel's scheduler.
 type convoyExec struct {
-	g    *group
-	ctl  []*os.File // parent → worker i
-	job  convoy.Job
-	owed []bool // worker i has run since its usage was last collected
+	workers // cmds: parent → worker i
+	job     convoy.Job
 }
 
 func (m Model) startConvoy(ctx context.Context, exe string, j convoy.Job) (model.Exec, error) {
@@ -75,46 +72,29 @@ func (m Model) startConvoy(ctx context.Context, exe string, j convoy.Job) (model
 	if n > MaxWorkers {
 		return nil, fmt.Errorf("process: convoy: %d workers exceed the cap of %d worker processes", n, MaxWorkers)
 	}
-	x := &convoyExec{g: newGroup(n), job: j, owed: make([]bool, n)}
-	fail := func(err error) (model.Exec, error) {
-		x.g.abort(err)
-		x.g.close()
+	roleOf := func(i int) uint64 {
+		if i == 0 {
+			return convoyIO
+		}
+		return convoyCPU
+	}
+	g, cmds, _, err := startRole(ctx, exe, roleStart{
+		role: roleConvoy,
+		n:    n,
+		name: func(i int) string {
+			if i == 0 {
+				return "convoy I/O worker"
+			}
+			return fmt.Sprintf("convoy CPU worker %d", i)
+		},
+		first: func(i int, cmd *os.File) error {
+			return writeFrame(cmd, kConvoyStart, roleOf(i), uint64(j.Ops), uint64(j.IOWait), uint64(j.ChunkN))
+		},
+	})
+	if err != nil {
 		return nil, err
 	}
-	for i := range n {
-		if err := ctx.Err(); err != nil {
-			return fail(fmt.Errorf("process: start: %w", err))
-		}
-		name, role := "convoy I/O worker", uint64(convoyIO)
-		if i > 0 {
-			name, role = fmt.Sprintf("convoy CPU worker %d", i), convoyCPU
-		}
-		ctlR, ctlW, err := os.Pipe()
-		if err != nil {
-			return fail(fmt.Errorf("process: %s: %w", name, err))
-		}
-		// The start frame waits in the pipe until the worker reads it.
-		if err := writeFrame(ctlW, kConvoyStart, role, uint64(j.Ops), uint64(j.IOWait), uint64(j.ChunkN)); err != nil {
-			ctlR.Close()
-			ctlW.Close()
-			return fail(fmt.Errorf("process: %s: start frame: %w", name, err))
-		}
-		repR, repW, err := os.Pipe()
-		if err != nil {
-			ctlR.Close()
-			ctlW.Close()
-			return fail(fmt.Errorf("process: %s: %w", name, err))
-		}
-		x.g.files = append(x.g.files, ctlW)
-		x.ctl = append(x.ctl, ctlW)
-		if err := x.g.start(name, exe, roleConvoy, []*os.File{ctlR, repW}, repR); err != nil {
-			return fail(fmt.Errorf("process: starting %s: %w", name, err))
-		}
-	}
-	if err := x.g.waitReady(ctx); err != nil {
-		return fail(err)
-	}
-	return x, nil
+	return &convoyExec{workers: newWorkers(g, cmds), job: j}, nil
 }
 
 // Run runs the convoy once (see convoyExec) and verifies it. A worker that
@@ -127,16 +107,7 @@ func (x *convoyExec) Run(ctx context.Context) (model.Result, error) {
 	}
 	j := x.job
 	n := len(x.g.procs)
-	send := func(w int, k kind) error {
-		x.owed[w] = true
-		if err := writeFrame(x.ctl[w], k); err != nil {
-			// The worker is gone; its exit status, known once it is
-			// reaped, tells why.
-			x.g.stop()
-			return x.g.abort(x.g.procs[w].fail("died before it could take a job"))
-		}
-		return nil
-	}
+	send := func(w int, k kind) error { return x.send(w, "take a job", k) }
 	// next returns the next frame from a worker of the wanted role (I/O
 	// or CPU); a worker's exit, a frame from the other role, or the end of
 	// ctx fails the Run.
@@ -229,16 +200,7 @@ func (x *convoyExec) Run(ctx context.Context) (model.Result, error) {
 
 // broke fails the Run because worker w broke the protocol.
 func (x *convoyExec) broke(w int, err error) error {
-	p := x.g.procs[w]
-	return x.g.abort(&workerError{name: p.name, pid: p.pid, what: "broke the protocol", reason: err.Error()})
-}
-
-// CollectUsage asks every worker that has run since the last collection for
-// its usage, as the pool's CollectUsage does: the CPU time from its first
-// job after the previous collection to the ask, and its peak RSS since the
-// previous collection, summed over the workers.
-func (x *convoyExec) CollectUsage(ctx context.Context) (time.Duration, int64, error) {
-	return x.g.collectUsage(ctx, x.ctl, x.owed, nil)
+	return x.g.abort(x.g.procs[w].broke(err))
 }
 
 // Close closes the workers' control pipes, which ends them, and reaps them.
@@ -250,102 +212,50 @@ func (x *convoyExec) Close() error { return x.g.close() }
 // the parent closes fd 3. fd 3 is read unbuffered: a CPU worker polls it
 // for the stop, which a buffer could hide.
 func serveConvoy() error {
-	ctl, err := inherited(3, "control")
+	w, files, err := newRoleWorker("control", "replies")
 	if err != nil {
 		return err
 	}
-	replies, err := inherited(4, "replies")
+	defer w.close()
+	ctl := files[0]
+	f, err := w.first(ctl, kConvoyStart, 4, "the start frame")
 	if err != nil {
 		return err
-	}
-	fail := func(err error) error {
-		writeText(replies, kFail, err.Error()) // best effort: the error also goes to stderr
-		return err
-	}
-	f, err := readFrame(ctl)
-	if err == nil {
-		err = f.want(kConvoyStart, 4)
-	}
-	if err != nil {
-		return fail(fmt.Errorf("reading the start frame: %w", err))
 	}
 	role := f.vals[0]
 	if role != convoyIO && role != convoyCPU {
-		return fail(fmt.Errorf("start frame: role %d; want %d (I/O) or %d (CPU)", role, convoyIO, convoyCPU))
+		return w.fail(fmt.Errorf("start frame: role %d; want %d (I/O) or %d (CPU)", role, convoyIO, convoyCPU))
 	}
 	j, err := convoy.NewJob(int(f.vals[1]), time.Duration(f.vals[2]), 0, int(f.vals[3]))
 	if err != nil {
-		return fail(fmt.Errorf("start frame: %w", err))
+		return w.fail(fmt.Errorf("start frame: %w", err))
 	}
-	m, err := osmeter.OpenMeter()
-	if err != nil {
-		return fail(err)
-	}
-	defer m.Close()
-	pid, tid := uint64(os.Getpid()), uint64(unix.Gettid())
 	// Made once: a Run writes the I/O worker's latencies here.
 	var lats []uint64
 	if role == convoyIO {
 		lats = make([]uint64, j.Ops)
 	}
-	if err := m.ResetPeak(); err != nil {
-		return fail(err)
+	if err := w.hello(); err != nil {
+		return err
 	}
-	if err := writeFrame(replies, kHello, pid, tid); err != nil {
-		return fmt.Errorf("hello: %w", err)
-	}
-	var cpu0 uint64   // CPU time at the start of the first Run since the last ask
-	counting := false // a Run has started since the last ask
-	for {
-		f, err := readFrame(ctl)
-		if errors.Is(err, io.EOF) {
-			return nil // the parent closed the pipe: Close, or the parent died
+	return w.serve(ctl, "a request", func(f frame) error {
+		if f.kind != kConvoyRun {
+			return w.fail(fmt.Errorf("unknown request %v", f.kind))
 		}
-		if err != nil {
-			return fail(fmt.Errorf("reading a request: %w", err))
+		if err := f.want(kConvoyRun, 0); err != nil {
+			return w.fail(err)
 		}
-		switch f.kind {
-		case kConvoyRun:
-			if err := f.want(kConvoyRun, 0); err != nil {
-				return fail(err)
-			}
-			if !counting {
-				cpu0, counting = cpuTime(), true
-			}
-			if role == convoyIO {
-				err = convoyOps(j, lats, replies, pid, tid)
-			} else {
-				err = convoyChunks(j, ctl, replies, pid, tid)
-			}
-			if errors.Is(err, io.EOF) {
-				return nil // the parent closed the pipe mid-run
-			}
-			if err != nil {
-				return fail(err)
-			}
-		case kAsk:
-			if err := f.want(kAsk, 0); err != nil {
-				return fail(err)
-			}
-			var used uint64
-			if counting {
-				used = max(cpuTime(), cpu0) - cpu0
-				counting = false
-			}
-			peak, err := peakRSS(m)
-			if err != nil {
-				return fail(err)
-			}
-			if err := m.ResetPeak(); err != nil {
-				return fail(err)
-			}
-			if err := writeFrame(replies, kUsage, used, peak); err != nil {
-				return fmt.Errorf("usage: %w", err)
-			}
-		default:
-			return fail(fmt.Errorf("unknown request %v", f.kind))
+		var err error
+		if role == convoyIO {
+			err = convoyOps(j, lats, w.replies, w.pid, w.tid)
+		} else {
+			err = convoyChunks(j, ctl, w.replies, w.pid, w.tid)
 		}
-	}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return w.fail(err)
+		}
+		return err // io.EOF: the parent closed the pipe mid-run
+	})
 }
 
 // convoyOps is the I/O worker's Run: its operations, each a nanosleep timed

@@ -33,18 +33,9 @@ func dupListener(ln *os.File) (int, error) {
 	if ln == nil {
 		return -1, errNoListener
 	}
-	// SyscallConn rather than Fd: Fd would switch a pollable file to
-	// blocking mode.
-	sc, err := ln.SyscallConn()
+	fd, err := dupFD(ln, "the listening socket")
 	if err != nil {
-		return -1, fmt.Errorf("process: echo: the listening socket: %w", err)
-	}
-	fd, derr := -1, error(nil)
-	if err := sc.Control(func(u uintptr) { fd, derr = unix.FcntlInt(u, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, fmt.Errorf("process: echo: the listening socket: %w", err)
-	}
-	if derr != nil {
-		return -1, fmt.Errorf("process: echo: duplicating the listening socket: %w", derr)
+		return -1, fmt.Errorf("process: echo: %w", err)
 	}
 	return fd, nil
 }
@@ -58,55 +49,32 @@ func dupListener(ln *os.File) (int, error) {
 // between Runs (none is, when the load generator makes exactly Connections
 // per Run) counts for the next Run.
 type echoPool struct {
-	g     *group
-	reqs  []*os.File // parent → worker i: kAsk; closing them ends the workers
-	conns int        // connections per Run
-	owed  []bool     // worker i has served a connection since its usage was last collected
-	early []event    // served reports that arrived during CollectUsage, for the next Run
+	workers         // cmds: parent → worker i, kAsk only; closing them ends the workers
+	conns   int     // connections per Run
+	early   []event // served reports that arrived during CollectUsage, for the next Run
 }
 
+// startEchoPool starts the pool's workers, each given its own descriptor of
+// the listening socket as fd 5.
 func startEchoPool(ctx context.Context, exe string, j echo.Job) (*echoPool, error) {
 	if j.Listener == nil {
 		return nil, errNoListener
 	}
-	n := min(j.Connections, MaxWorkers)
-	p := &echoPool{g: newGroup(n), conns: j.Connections, owed: make([]bool, n)}
-	fail := func(err error) (*echoPool, error) {
-		p.g.abort(err)
-		p.g.close()
+	g, reqs, _, err := startRole(ctx, exe, roleStart{
+		role: roleEcho,
+		n:    min(j.Connections, MaxWorkers),
+		extra: func(int) ([]*os.File, error) {
+			lfd, err := dupListener(j.Listener)
+			if err != nil {
+				return nil, err
+			}
+			return []*os.File{os.NewFile(uintptr(lfd), "echo listener")}, nil
+		},
+	})
+	if err != nil {
 		return nil, err
 	}
-	for i := range n {
-		if err := ctx.Err(); err != nil {
-			return fail(fmt.Errorf("process: start: %w", err))
-		}
-		lfd, err := dupListener(j.Listener)
-		if err != nil {
-			return fail(err)
-		}
-		ln := os.NewFile(uintptr(lfd), "echo listener")
-		reqR, reqW, err := os.Pipe()
-		if err != nil {
-			ln.Close()
-			return fail(fmt.Errorf("process: echo worker %d: %w", i, err))
-		}
-		repR, repW, err := os.Pipe()
-		if err != nil {
-			ln.Close()
-			reqR.Close()
-			reqW.Close()
-			return fail(fmt.Errorf("process: echo worker %d: %w", i, err))
-		}
-		p.g.files = append(p.g.files, reqW)
-		p.reqs = append(p.reqs, reqW)
-		if err := p.g.start(fmt.Sprintf("echo worker %d", i), exe, roleEcho, []*os.File{reqR, repW, ln}, repR); err != nil {
-			return fail(fmt.Errorf("process: starting echo worker %d: %w", i, err))
-		}
-	}
-	if err := p.g.waitReady(ctx); err != nil {
-		return fail(err)
-	}
-	return p, nil
+	return &echoPool{workers: newWorkers(g, reqs), conns: j.Connections}, nil
 }
 
 // Run waits until the workers have served Connections connections since it
@@ -131,7 +99,7 @@ func (p *echoPool) Run(ctx context.Context) (model.Result, error) {
 			return p.g.abort(pr.fail(what))
 		}
 		if err := ev.f.want(kServed, 2); err != nil {
-			return p.g.abort(&workerError{name: pr.name, pid: pr.pid, what: "broke the protocol", reason: err.Error()})
+			return p.g.abort(pr.broke(err))
 		}
 		ids.Add(int(ev.f.vals[0]), int(ev.f.vals[1]))
 		p.owed[w] = true
@@ -165,7 +133,7 @@ func (p *echoPool) Run(ctx context.Context) (model.Result, error) {
 // from its first connection after the previous collection to the ask, and
 // its peak RSS since the previous collection, summed over those workers.
 func (p *echoPool) CollectUsage(ctx context.Context) (time.Duration, int64, error) {
-	return p.g.collectUsage(ctx, p.reqs, p.owed, func(ev event) bool {
+	return p.collectUsage(ctx, func(ev event) bool {
 		if ev.f.kind != kServed {
 			return false
 		}

@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -182,30 +183,14 @@ func TestEchoCollectUsage(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer closeAndCheck(t, x)
-			uc, ok := x.(model.UsageCollector)
-			if !ok {
-				t.Fatalf("%T is not a model.UsageCollector", x)
-			}
 			for run := range 2 {
 				r := modeltest.ServeEcho(t, x, addr, j)
-				if r.ChildCPU != 0 || r.ChildPeakRSS != 0 {
-					t.Errorf("run %d: Result has ChildCPU %v, ChildPeakRSS %d; want zeros (CollectUsage reports them)", run, r.ChildCPU, r.ChildPeakRSS)
-				}
-				cpu, peak, err := uc.CollectUsage(t.Context())
-				if err != nil {
-					t.Fatalf("run %d: CollectUsage: %v", run, err)
-				}
-				if cpu <= 0 || peak <= 0 {
-					t.Errorf("run %d: CollectUsage = %v, %d bytes; want both > 0", run, cpu, peak)
-				}
-				if cpu, peak, err := uc.CollectUsage(t.Context()); err != nil || cpu != 0 || peak != 0 {
-					t.Errorf("run %d: CollectUsage again = %v, %d bytes, %v; want zeros (nothing ran)", run, cpu, peak, err)
-				}
+				wantUsage(t, fmt.Sprintf("run %d", run), x, r)
 			}
 			if err := x.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			if _, _, err := uc.CollectUsage(t.Context()); err == nil {
+			if _, _, err := x.(model.UsageCollector).CollectUsage(t.Context()); err == nil {
 				t.Error("CollectUsage after Close succeeded; want an error")
 			}
 		})
@@ -223,19 +208,7 @@ func TestEchoCloseEndsWorkersByEOF(t *testing.T) {
 		t.Fatal(err)
 	}
 	modeltest.ServeEcho(t, x, addr, j)
-	if err := x.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	g := groupOf(x)
-	if g.killed.Load() {
-		t.Errorf("Close killed workers; want them to exit at the end of their input")
-	}
-	for _, p := range g.procs {
-		if p.status != nil {
-			t.Errorf("%s (pid %d) ended with %v; want exit status 0", p.name, p.pid, p.status)
-		}
-	}
-	modeltest.NoChildren(t)
+	closedByEOF(t, x)
 }
 
 func TestEchoNeedsAListener(t *testing.T) {

@@ -21,10 +21,10 @@ const echoBuffer = 64 << 10
 // blocking in accept on the same listening socket (fd 5), each serving the
 // connection the kernel hands it to its end, then accepting again, for ever.
 // It reports every connection it served (kServed: pid, tid) on fd 4, and
-// answers the parent's usage requests (kAsk, fd 3) as a pool worker does:
-// the CPU time from the first connection it accepted after the previous ask
-// (or its hello) to this ask, and its peak RSS since the previous ask (or
-// its hello).
+// answers the parent's usage requests (kAsk, fd 3) as a pool worker does
+// (usageSinceAsk), a connection being its job: the CPU time from the first
+// connection it accepted after the previous ask (or its hello) to this ask,
+// and its peak RSS since the previous ask (or its hello).
 //
 // The worker's locked thread does all the serving in blocking system calls
 // (accept, read, write), so the tid it reports is the thread that served. A
@@ -33,38 +33,26 @@ const echoBuffer = 64 << 10
 // process must leave, wherever that thread is, once fd 3 ends (the parent
 // closed it, or died): that goroutine exits the process.
 func serveEcho() error {
-	reqs, err := inherited(3, "requests")
+	w, files, err := newRoleWorker("requests", "replies")
 	if err != nil {
 		return err
 	}
-	replies, err := inherited(4, "replies")
-	if err != nil {
-		return err
-	}
+	reqs, replies := files[0], files[1]
 	const lfd = 5
 	if err := unix.SetNonblock(lfd, false); err != nil {
 		return fmt.Errorf("fd %d (the listening socket) was not passed: %w", lfd, err)
 	}
-	var mu sync.Mutex // serialises writes to replies, and guards cpu0 and counting
-	var cpu0 uint64   // CPU time when the first connection since the last ask was accepted
-	counting := false // a connection has been accepted since the last ask
+	var mu sync.Mutex // serialises writes to replies, and guards u
 	fail := func(err error) error {
 		mu.Lock()
-		writeText(replies, kFail, err.Error()) // best effort: the error also goes to stderr
-		mu.Unlock()
+		defer mu.Unlock()
+		return w.fail(err)
+	}
+	defer w.close()
+	if err := w.hello(); err != nil {
 		return err
 	}
-	m, err := osmeter.OpenMeter()
-	if err != nil {
-		return fail(err)
-	}
-	pid, tid := uint64(os.Getpid()), uint64(unix.Gettid())
-	if err := m.ResetPeak(); err != nil {
-		return fail(err)
-	}
-	if err := writeFrame(replies, kHello, pid, tid); err != nil {
-		return fmt.Errorf("hello: %w", err)
-	}
+	pid, tid, u := w.pid, w.tid, w.usage
 	go func() {
 		r := bufio.NewReader(reqs)
 		for {
@@ -79,20 +67,7 @@ func serveEcho() error {
 				exitWorker(roleEcho, fail(fmt.Errorf("reading a request: %w", err)))
 			}
 			mu.Lock()
-			var used uint64
-			if counting {
-				used = max(cpuTime(), cpu0) - cpu0
-				counting = false
-			}
-			peak, err := peakRSS(m)
-			if err == nil {
-				err = m.ResetPeak()
-			}
-			if err == nil {
-				if err = writeFrame(replies, kUsage, used, peak); err != nil {
-					err = fmt.Errorf("usage: %w", err)
-				}
-			}
+			err = u.report(replies)
 			mu.Unlock()
 			if err != nil {
 				exitWorker(roleEcho, fail(err))
@@ -106,9 +81,7 @@ func serveEcho() error {
 			return fail(fmt.Errorf("accept: %w", err))
 		}
 		mu.Lock()
-		if !counting {
-			cpu0, counting = cpuTime(), true
-		}
+		u.jobStarts() // a connection is an echo worker's job
 		mu.Unlock()
 		err = echoConn(cfd, buf)
 		unix.Close(cfd)
@@ -135,10 +108,7 @@ func serveConn() error {
 	if err != nil {
 		return err
 	}
-	fail := func(err error) error {
-		writeText(replies, kFail, err.Error())
-		return err
-	}
+	fail := (&roleWorker{replies: replies}).fail
 	const cfd = 3
 	if err := unix.SetNonblock(cfd, false); err != nil {
 		return fmt.Errorf("fd %d (the connection) was not passed: %w", cfd, err)

@@ -9,9 +9,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/workloads/hold"
@@ -22,16 +19,21 @@ var _ model.UsageCollector = (*holdExec)(nil)
 // The hold workers' protocol. A worker (role "hold") has
 //
 //	fd 3: from the parent: kHoldStart once, before its hello; then
-//	      kHoldProduce and kAsk, one at a time, each answered before the
-//	      next is sent;
+//	      kHoldProduce (hold.Hold, hold.Release) or kHoldIndex
+//	      (hold.OneAtATime), and kAsk, one at a time, each answered before
+//	      the next is sent;
 //	fd 4: to the parent: kHello (pid, tid), then kDone (pid, tid) once a
-//	      result is written whole on fd 5, kUsage for kAsk (as a pool
-//	      worker's), kFail;
+//	      result (or its index) is written whole on fd 5, kUsage for kAsk
+//	      (as a pool worker's), kFail;
 //	fd 5: to the parent: the results, raw, Bytes bytes each (too large for
-//	      a frame, and read by the parent straight into its own memory).
+//	      a frame, and read by the parent straight into its own memory), or
+//	      for kHoldIndex a kHoldIndex frame (w).
 const (
-	kHoldStart   kind = 'K' // result bytes, worker number w
+	kHoldStart   kind = 'K' // result bytes (0: the worker only sends its index), worker number w
 	kHoldProduce kind = 'W' // no values: produce the result and send it on fd 5
+	// To the worker, no values: send your index on fd 5 (in a kHoldIndex
+	// frame, w), and make no result. From it, on fd 5: w.
+	kHoldIndex kind = 'N'
 )
 
 // holdChunk is the most a release Run reads of a result at once: the size of
@@ -42,16 +44,25 @@ const holdChunk = 64 << 10
 // number and result size, and waits until each has said hello. The caller
 // has checked Workers against MaxWorkers.
 func (m Model) startHold(ctx context.Context, exe string, j hold.Job) (model.Exec, error) {
-	if j.Workers < 1 || j.Bytes < 8 || (j.Keep != hold.Hold && j.Keep != hold.Release) {
+	if j.Workers < 1 || j.Bytes < 8 || (j.Keep != hold.Hold && j.Keep != hold.Release && j.Keep != hold.OneAtATime) {
 		return nil, fmt.Errorf("process: hold job of %d workers × %d bytes, results %q; build it with hold.NewJob", j.Workers, j.Bytes, j.Keep)
 	}
-	g, cmds, outs, err := startRole(ctx, exe, roleHold, j.Workers, 1, func(i int, cmd *os.File) error {
-		return writeFrame(cmd, kHoldStart, uint64(j.Bytes), uint64(i))
+	g, cmds, outs, err := startRole(ctx, exe, roleStart{
+		role: roleHold,
+		n:    j.Workers,
+		first: func(i int, cmd *os.File) error {
+			size := uint64(j.Bytes)
+			if j.Keep == hold.OneAtATime {
+				size = 0 // it makes no result: it allocates none
+			}
+			return writeFrame(cmd, kHoldStart, size, uint64(i))
+		},
+		outs: 1,
 	})
 	if err != nil {
 		return nil, err
 	}
-	x := &holdExec{g: g, cmds: cmds, results: make([]*os.File, j.Workers), owed: make([]bool, j.Workers), job: j}
+	x := &holdExec{workers: newWorkers(g, cmds), results: make([]*os.File, j.Workers), job: j}
 	for w, o := range outs {
 		x.results[w] = o[0]
 	}
@@ -68,13 +79,12 @@ func (m Model) startHold(ctx context.Context, exe string, j hold.Job) (model.Exe
 
 // holdExec runs the hold workload: worker process w produces result w in its
 // own memory and sends it to the parent, the collector, over its results
-// pipe; every byte is copied through the kernel.
+// pipe; every byte is copied through the kernel. With hold.OneAtATime worker
+// w sends only its index, in a frame, and the parent makes result w.
 type holdExec struct {
-	g       *group
-	cmds    []*os.File // parent → worker w; closing them ends the workers
+	workers            // cmds: parent → worker w
 	results []*os.File // worker w → parent: its results (the group's files)
 	chunks  [][]byte   // hold.Release: the buffer worker w's results stream through
-	owed    []bool     // worker w has produced since its usage was last collected
 	job     hold.Job
 	// receivers are the goroutines reading the results of a Run; Close
 	// waits for them (they end when the pipes do).
@@ -82,7 +92,8 @@ type holdExec struct {
 }
 
 // received is one result read from worker w's pipe: the result itself
-// (hold.Hold) or its digest (hold.Release).
+// (hold.Hold), its digest (hold.Release), or only the index the worker sent
+// (hold.OneAtATime), which is w.
 type received struct {
 	w      int
 	buf    []byte
@@ -99,6 +110,12 @@ type received struct {
 // streams in, through its pipe's reused buffer of holdChunk bytes, and
 // nothing of it is kept. Either way each worker holds its own result while
 // it sends it.
+//
+// With hold.OneAtATime (the article's fix) each worker sends only its index,
+// and the collector makes each result as its index arrives (a new buffer,
+// every byte written), digests it and drops it before it takes the next:
+// this process holds one result at its peak, plus what the Go runtime has
+// not yet collected of those dropped, and the workers hold none.
 func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 	if err := x.g.usable(ctx, "run"); err != nil {
 		return model.Result{}, err
@@ -109,14 +126,15 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 	for w := range n {
 		x.receivers.Go(func() { arrived <- x.receive(w) })
 	}
-	for w, cmd := range x.cmds {
-		x.owed[w] = true
-		if err := writeFrame(cmd, kHoldProduce); err != nil {
-			// The worker is gone; its exit status, known once it is
-			// reaped, tells why. Stopping every worker ends the
-			// receivers' pipes.
-			x.g.stop()
-			return model.Result{}, x.g.abort(x.g.procs[w].fail("died before it could take a job"))
+	job := kHoldProduce
+	if j.Keep == hold.OneAtATime {
+		job = kHoldIndex
+	}
+	for w := range x.cmds {
+		// A worker that cannot take its job stops them all, which ends
+		// the receivers' pipes.
+		if err := x.send(w, "take a job", job); err != nil {
+			return model.Result{}, err
 		}
 	}
 	var kept [][]byte // hold.Hold: every result, until the last arrives
@@ -134,26 +152,21 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 				return model.Result{}, x.g.abort(x.g.procs[r.w].fail("failed to send its result: " + r.err.Error()))
 			}
 			got++
-			if j.Keep == hold.Hold {
+			switch j.Keep {
+			case hold.Hold:
 				kept = append(kept, r.buf)
-				continue
+			case hold.Release:
+				digests = append(digests, r.digest)
+			default: // hold.OneAtATime: make it, digest it, drop it
+				buf := make([]byte, j.Bytes)
+				hold.Produce(buf, r.w)
+				digests = append(digests, hold.Digest(buf))
 			}
-			digests = append(digests, r.digest)
 		case ev := <-x.g.events:
-			w, p := ev.w, x.g.procs[ev.w]
-			if ev.exited {
-				return model.Result{}, x.g.abort(p.fail("died during the run"))
+			if err := x.takeDone(ev, replied, &ids); err != nil {
+				return model.Result{}, err
 			}
-			err := ev.f.want(kDone, 2)
-			if err == nil && (replied[w] || ev.f.vals[0] != uint64(p.pid)) {
-				err = fmt.Errorf("a second reply, or one from pid %d", ev.f.vals[0])
-			}
-			if err != nil {
-				return model.Result{}, x.g.abort(&workerError{name: p.name, pid: p.pid, what: "broke the protocol", reason: err.Error()})
-			}
-			replied[w] = true
 			done++
-			ids.Add(int(ev.f.vals[0]), int(ev.f.vals[1]))
 		case <-ctx.Done():
 			return model.Result{}, x.g.abort(fmt.Errorf("process: run: %w", ctx.Err()))
 		}
@@ -172,9 +185,26 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 
 // receive reads worker w's result from its pipe: whole, into a new buffer
 // (hold.Hold), or through the pipe's chunk buffer into a running CRC-32,
-// which is what hold.Digest computes over the whole (hold.Release).
+// which is what hold.Digest computes over the whole (hold.Release); or the
+// worker's index frame, which must name w (hold.OneAtATime).
 func (x *holdExec) receive(w int) received {
 	pipe := x.results[w]
+	if x.job.Keep == hold.OneAtATime {
+		f, err := readFrame(pipe)
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		if err == nil {
+			err = f.want(kHoldIndex, 1)
+		}
+		if err == nil && f.vals[0] != uint64(w) {
+			err = fmt.Errorf("index %d; want %d", f.vals[0], w)
+		}
+		if err != nil {
+			return received{w: w, err: err}
+		}
+		return received{w: w}
+	}
 	if x.chunks == nil {
 		buf := make([]byte, x.job.Bytes)
 		if _, err := io.ReadFull(pipe, buf); err != nil {
@@ -198,13 +228,6 @@ func (x *holdExec) receive(w int) received {
 	return received{w: w, digest: uint64(crc)}
 }
 
-// CollectUsage asks every worker that produced since the last collection
-// for its CPU time and peak RSS (see usageSinceAsk). It implements
-// model.UsageCollector.
-func (x *holdExec) CollectUsage(ctx context.Context) (time.Duration, int64, error) {
-	return x.g.collectUsage(ctx, x.cmds, x.owed, nil)
-}
-
 // Close closes the workers' pipes, which ends them, reaps them, and waits for
 // the goroutines that read their results (a failed Run's end with the
 // pipes).
@@ -216,83 +239,63 @@ func (x *holdExec) Close() error {
 
 // serveHold is a hold worker (roleHold): it reads its start frame, says
 // hello, then for each kHoldProduce fills its result (hold.Produce, every
-// byte written) and writes it whole on fd 5, then replies kDone (pid, tid),
-// and answers each kAsk with its usage, until the parent closes fd 3.
+// byte written) and writes it whole on fd 5, or for each kHoldIndex writes
+// only its index on fd 5 (a kHoldIndex frame), then replies kDone (pid,
+// tid), and answers each kAsk with its usage, until the parent closes fd 3.
 //
 // The result is the worker's own memory: one buffer, allocated before the
 // hello (its pages become resident when the first job writes them) and
 // rewritten by every job. A new buffer per job would be the same memory
 // again once the runtime collected the old one, but the worker's peak would
-// then depend on when that collection ran.
+// then depend on when that collection ran. A worker told results of 0 bytes
+// (hold.OneAtATime) allocates none and takes only kHoldIndex.
 func serveHold() error {
-	cmds, err := inherited(3, "commands")
+	w, files, err := newRoleWorker("commands", "replies", "results")
 	if err != nil {
 		return err
 	}
-	replies, err := inherited(4, "replies")
+	defer w.close()
+	r, out := bufio.NewReader(files[0]), files[2]
+	f, err := w.first(r, kHoldStart, 2, "the start frame")
 	if err != nil {
 		return err
 	}
-	out, err := inherited(5, "results")
-	if err != nil {
+	size, n := int(f.vals[0]), int(f.vals[1])
+	if (size < 8 && size != 0) || size > 1<<30 {
+		return w.fail(fmt.Errorf("start frame: results of %d bytes; want 0 (index only), or 8 to 1 GiB", size))
+	}
+	var buf []byte
+	if size > 0 {
+		buf = make([]byte, size)
+	}
+	if err := w.hello(); err != nil {
 		return err
 	}
-	fail := func(err error) error {
-		writeText(replies, kFail, err.Error()) // best effort: the error also goes to stderr
-		return err
-	}
-	r := bufio.NewReader(cmds)
-	f, err := readFrame(r)
-	if err == nil {
-		err = f.want(kHoldStart, 2)
-	}
-	if err != nil {
-		return fail(fmt.Errorf("reading the start frame: %w", err))
-	}
-	size, w := int(f.vals[0]), int(f.vals[1])
-	if size < 8 || size > 1<<30 {
-		return fail(fmt.Errorf("start frame: results of %d bytes; want 8 to 1 GiB", size))
-	}
-	buf := make([]byte, size)
-	u, err := openUsage()
-	if err != nil {
-		return fail(err)
-	}
-	defer u.close()
-	pid, tid := uint64(os.Getpid()), uint64(unix.Gettid())
-	if err := writeFrame(replies, kHello, pid, tid); err != nil {
-		return fmt.Errorf("hello: %w", err)
-	}
-	for {
-		f, err := readFrame(r)
-		if errors.Is(err, io.EOF) {
-			return nil // the parent closed the pipe: Close, or the parent died
-		}
-		if err != nil {
-			return fail(fmt.Errorf("reading a job: %w", err))
-		}
-		switch f.kind {
-		case kHoldProduce:
+	return w.serve(r, "a job", func(f frame) error {
+		switch {
+		case f.kind == kHoldIndex:
+			if err := f.want(kHoldIndex, 0); err != nil {
+				return w.fail(err)
+			}
+			if err := writeFrame(out, kHoldIndex, uint64(n)); err != nil {
+				return w.fail(fmt.Errorf("writing the index: %w", err))
+			}
+		case f.kind == kHoldProduce && buf != nil:
 			if err := f.want(kHoldProduce, 0); err != nil {
-				return fail(err)
+				return w.fail(err)
 			}
-			u.jobStarts()
-			hold.Produce(buf, w)
+			hold.Produce(buf, n)
 			if _, err := out.Write(buf); err != nil {
-				return fail(fmt.Errorf("writing the result: %w", err))
+				return w.fail(fmt.Errorf("writing the result: %w", err))
 			}
-			if err := writeFrame(replies, kDone, pid, tid); err != nil {
-				return fmt.Errorf("reply: %w", err)
-			}
-		case kAsk:
-			if err := f.want(kAsk, 0); err != nil {
-				return fail(err)
-			}
-			if err := u.report(replies); err != nil {
-				return fail(err)
-			}
+		case f.kind == kHoldProduce:
+			return w.fail(fmt.Errorf("job %v for a worker told to make no result", f.kind))
 		default:
-			return fail(fmt.Errorf("unknown job %v", f.kind))
+			return w.fail(fmt.Errorf("unknown job %v", f.kind))
 		}
-	}
+		if err := writeFrame(w.replies, kDone, w.pid, w.tid); err != nil {
+			return fmt.Errorf("reply: %w", err)
+		}
+		return nil
+	})
 }

@@ -2,24 +2,22 @@ package process
 
 import (
 	"context"
-	"runtime"
-	"runtime/debug"
 	"slices"
 	"testing"
 	"time"
 
-	"concurrency-lab/experiments/internal/osmeter"
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/workloads/hold"
 )
 
-// Every result is consumed whole and verified, in both modes, by every Run
-// of a warm Exec, each produced by a worker process of its own. The size is
-// larger than a pipe's buffer and not a multiple of 8.
+// Every result is consumed whole and verified, in every mode, by every Run
+// of a warm Exec, each from a worker process of its own (with
+// hold.OneAtATime, the worker that sent its index). The size is larger than
+// a pipe's buffer and not a multiple of 8.
 func TestHoldConsumesEveryResult(t *testing.T) {
 	const workers = 3
-	for _, keep := range []string{hold.Hold, hold.Release} {
+	for _, keep := range []string{hold.Hold, hold.Release, hold.OneAtATime} {
 		t.Run(keep, func(t *testing.T) {
 			j, err := hold.NewJob(workers, 3*holdChunk+5, keep)
 			if err != nil {
@@ -44,7 +42,7 @@ func TestHoldConsumesEveryResult(t *testing.T) {
 // holds its own result in both modes, so the usage the workers report adds
 // about the same to both sides.
 func TestHoldKeepsEveryResultAlive(t *testing.T) {
-	const workers, size = 16, 4 << 20
+	const workers, size = 16, 8 << 20
 	heldSelf, heldKids := holdPeaks(t, workers, size, hold.Hold)
 	relSelf, relKids := holdPeaks(t, workers, size, hold.Release)
 	mib := func(n int64) float64 { return float64(n) / (1 << 20) }
@@ -59,15 +57,29 @@ func TestHoldKeepsEveryResultAlive(t *testing.T) {
 	}
 }
 
+// With hold.OneAtATime (the article's fix) the workers make no result and
+// this process makes one at a time: hold's peaks (this process's and the
+// workers') are at least 0.9 × Workers results above one-at-a-time's. This
+// process's own rise (one result, plus what the Go runtime has not yet
+// collected of those dropped) is logged.
+func TestHoldOneAtATimeKeepsOneResultAlive(t *testing.T) {
+	const workers, size = 16, 8 << 20
+	heldSelf, heldKids := holdPeaks(t, workers, size, hold.Hold)
+	relSelf, relKids := holdPeaks(t, workers, size, hold.Release)
+	oneSelf, oneKids := holdPeaks(t, workers, size, hold.OneAtATime)
+	mib := func(n int64) float64 { return float64(n) / (1 << 20) }
+	t.Logf("this process's peak rose by: hold %.1f MiB, release %.1f MiB, one-at-a-time %.1f MiB; the workers' peaks sum to %.1f, %.1f, %.1f MiB",
+		mib(heldSelf), mib(relSelf), mib(oneSelf), mib(heldKids), mib(relKids), mib(oneKids))
+	if want := int64(workers * size * 9 / 10); heldSelf+heldKids-(oneSelf+oneKids) < want {
+		t.Errorf("hold's peaks are %d bytes above one-at-a-time's; want ≥ %d (0.9 × %d results of %d bytes)",
+			heldSelf+heldKids-(oneSelf+oneKids), want, workers, size)
+	}
+}
+
 // holdPeaks runs a hold job once on a new Exec and returns how far this
 // process's resident set rose above its size at the start of the Run, at its
-// peak, and the sum of the workers' peaks over the Run (CollectUsage).
-//
-// Go's collector keeps freed memory for reuse and returns it to the OS only
-// slowly, so what an earlier Run (or test) left free would be reused by this
-// Run's results without raising this process's RSS. So the Exec is started
-// first, then a collection returns every free page to the OS (runtime.GC and
-// debug.FreeOSMemory), and the peak is reset to the RSS that is left.
+// peak (modeltest.RunPeakRise), and the sum of the workers' peaks over the
+// Run (CollectUsage).
 func holdPeaks(t *testing.T, workers, size int, keep string) (self, kids int64) {
 	t.Helper()
 	j, err := hold.NewJob(workers, size, keep)
@@ -81,37 +93,18 @@ func holdPeaks(t *testing.T, workers, size int, keep string) (self, kids int64) 
 		t.Fatal(err)
 	}
 	defer closeAndCheck(t, x)
-	runtime.GC()
-	debug.FreeOSMemory()
-	if err := osmeter.ResetPeakRSS(); err != nil {
-		t.Fatal(err)
-	}
-	rss0, err := osmeter.RSS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := x.Run(ctx)
-	peak, perr := osmeter.PeakRSS()
-	if err == nil {
-		err = perr
-	}
-	if err == nil {
-		err = model.Verify(j, r, 0)
-	}
-	if err == nil {
-		_, kids, err = x.(model.UsageCollector).CollectUsage(ctx)
-	}
-	if err != nil {
+	_, self = modeltest.RunPeakRise(t, ctx, x, j)
+	if _, kids, err = x.(model.UsageCollector).CollectUsage(ctx); err != nil {
 		t.Fatalf("%s: %v", keep, err)
 	}
-	return peak - rss0, kids
+	return self, kids
 }
 
 // A worker that dies between Runs fails the next Run, which says so, and
 // leaves no process behind (nor a goroutine reading a result: Close waits
 // for them).
 func TestHoldRunFailsOnADeadWorker(t *testing.T) {
-	for _, keep := range []string{hold.Hold, hold.Release} {
+	for _, keep := range []string{hold.Hold, hold.Release, hold.OneAtATime} {
 		t.Run(keep, func(t *testing.T) {
 			j, err := hold.NewJob(3, 1<<20, keep)
 			if err != nil {

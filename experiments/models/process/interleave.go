@@ -11,9 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"concurrency-lab/experiments/internal/osmeter"
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/workloads/interleave"
 )
@@ -56,88 +53,45 @@ func (m Model) startInterleave(ctx context.Context, exe string, j interleave.Job
 	if err != nil {
 		return nil, fmt.Errorf("process: interleave: the events pipe: %w", err)
 	}
-	x := &interleaveExec{
-		g: newGroup(j.Tasks), job: j, owed: make([]bool, j.Tasks),
-		events: evR, records: make(chan [2]uint32, min(j.Tasks*j.Events, 4096)), quit: make(chan struct{}),
-	}
-	x.reader.Go(x.read)
-	fail := func(err error) (model.Exec, error) {
-		evW.Close()
-		x.g.abort(err)
-		x.Close()
-		return nil, err
-	}
 	between := uint64(0)
 	if j.Between == interleave.Compute {
 		between = 1
 	}
-	for i := range j.Tasks {
-		if err := ctx.Err(); err != nil {
-			return fail(fmt.Errorf("process: start: %w", err))
-		}
-		ctlR, ctlW, err := os.Pipe()
-		if err != nil {
-			return fail(fmt.Errorf("process: interleave worker %d: %w", i, err))
-		}
-		// The configuration waits in the pipe until the worker reads it.
-		if err := writeFrame(ctlW, kInterleaveConfig, uint64(i), uint64(j.Tasks), uint64(j.Events), between, uint64(j.Gap), uint64(j.ComputeN)); err != nil {
-			ctlR.Close()
-			ctlW.Close()
-			return fail(fmt.Errorf("process: interleave worker %d: configuration: %w", i, err))
-		}
-		repR, repW, err := os.Pipe()
-		if err != nil {
-			ctlR.Close()
-			ctlW.Close()
-			return fail(fmt.Errorf("process: interleave worker %d: %w", i, err))
-		}
-		// g.start closes the files it passes, so each worker gets its own
-		// descriptor of the events pipe's write end.
-		ev, err := dupFile(evW, "events")
-		if err != nil {
-			ctlR.Close()
-			ctlW.Close()
-			repR.Close()
-			repW.Close()
-			return fail(fmt.Errorf("process: interleave worker %d: %w", i, err))
-		}
-		x.g.files = append(x.g.files, ctlW)
-		x.ctl = append(x.ctl, ctlW)
-		if err := x.g.start(fmt.Sprintf("interleave worker %d", i), exe, roleInterleave, []*os.File{ctlR, repW, ev}, repR); err != nil {
-			return fail(fmt.Errorf("process: starting interleave worker %d: %w", i, err))
-		}
-	}
+	g, ctl, _, err := startRole(ctx, exe, roleStart{
+		role: roleInterleave,
+		n:    j.Tasks,
+		first: func(i int, cmd *os.File) error {
+			return writeFrame(cmd, kInterleaveConfig, uint64(i), uint64(j.Tasks), uint64(j.Events), between, uint64(j.Gap), uint64(j.ComputeN))
+		},
+		// Each worker gets its own descriptor of the events pipe's write
+		// end, as fd 5.
+		extra: func(i int) ([]*os.File, error) {
+			ev, err := dupFile(evW, "events")
+			if err != nil {
+				return nil, fmt.Errorf("process: interleave worker %d: %w", i, err)
+			}
+			return []*os.File{ev}, nil
+		},
+	})
 	// From here only the workers hold the write end: the events pipe ends
 	// when the last of them exits.
 	evW.Close()
-	if err := x.g.waitReady(ctx); err != nil {
-		return fail(err)
-	}
-	return x, nil
-}
-
-// dupFile duplicates f's descriptor, close-on-exec.
-func dupFile(f *os.File, name string) (*os.File, error) {
-	sc, err := f.SyscallConn()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		evR.Close()
+		return nil, err
 	}
-	fd, derr := -1, error(nil)
-	if err := sc.Control(func(u uintptr) { fd, derr = unix.FcntlInt(u, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	x := &interleaveExec{
+		workers: newWorkers(g, ctl), job: j,
+		events: evR, records: make(chan [2]uint32, min(j.Tasks*j.Events, 4096)), quit: make(chan struct{}),
 	}
-	if derr != nil {
-		return nil, fmt.Errorf("duplicating %s: %w", name, derr)
-	}
-	return os.NewFile(uintptr(fd), name), nil
+	x.reader.Go(x.read)
+	return x, nil
 }
 
 // interleaveExec is the interleave workers, task i on worker i.
 type interleaveExec struct {
-	g    *group
-	job  interleave.Job
-	ctl  []*os.File // parent → worker i (fd 3); closing them ends the workers
-	owed []bool     // worker i has run a repeat since its usage was last collected
+	workers // cmds: parent → worker i (fd 3)
+	job     interleave.Job
 
 	// The events pipe's read end and the goroutine that reads its records,
 	// in arrival order, into records; it closes records when the pipe
@@ -183,11 +137,9 @@ func (x *interleaveExec) Run(ctx context.Context) (model.Result, error) {
 	orders := make([]string, 0, j.Repeats)
 	var ids model.IDs
 	for range j.Repeats {
-		for w, ctl := range x.ctl {
-			x.owed[w] = true
-			if err := writeFrame(ctl, kInterleaveGo); err != nil {
-				x.g.stop()
-				return model.Result{}, x.g.abort(x.g.procs[w].fail("died before it could start a repeat"))
+		for w := range x.cmds {
+			if err := x.send(w, "start a repeat", kInterleaveGo); err != nil {
+				return model.Result{}, err
 			}
 		}
 		log := interleave.NewLog(j.Tasks)
@@ -209,7 +161,7 @@ func (x *interleaveExec) Run(ctx context.Context) (model.Result, error) {
 					return model.Result{}, x.g.abort(pr.fail("died mid-repeat"))
 				}
 				if err := ev.f.want(kDone, 2); err != nil {
-					return model.Result{}, x.g.abort(&workerError{name: pr.name, pid: pr.pid, what: "broke the protocol", reason: err.Error()})
+					return model.Result{}, x.g.abort(pr.broke(err))
 				}
 				ids.Add(int(ev.f.vals[0]), int(ev.f.vals[1]))
 				done++
@@ -229,12 +181,6 @@ func (x *interleaveExec) Run(ctx context.Context) (model.Result, error) {
 	res := model.Result{Orders: orders}
 	ids.Fill(&res.Usage)
 	return res, nil
-}
-
-// CollectUsage asks every worker that has run a repeat since the last
-// collection for its usage, as the pool's CollectUsage does.
-func (x *interleaveExec) CollectUsage(ctx context.Context) (time.Duration, int64, error) {
-	return x.g.collectUsage(ctx, x.ctl, x.owed, nil)
 }
 
 // Close closes the workers' control pipes, which ends them, reaps them, and
@@ -258,26 +204,15 @@ func (x *interleaveExec) Close() error {
 // does. It returns when the parent closes fd 3. All of it on the worker's one
 // locked thread: the waits are nanosleep, the pauses j.Pause.
 func serveInterleave() error {
-	var files [3]*os.File
-	for i, name := range []string{"control", "replies", "events"} {
-		f, err := inherited(3+i, name)
-		if err != nil {
-			return err
-		}
-		files[i] = f
-	}
-	ctl, replies, events := files[0], files[1], files[2]
-	fail := func(err error) error {
-		writeText(replies, kFail, err.Error()) // best effort: the error also goes to stderr
+	w, files, err := newRoleWorker("control", "replies", "events")
+	if err != nil {
 		return err
 	}
-	r := bufio.NewReader(ctl)
-	f, err := readFrame(r)
-	if err == nil {
-		err = f.want(kInterleaveConfig, 6)
-	}
+	defer w.close()
+	r, events := bufio.NewReader(files[0]), files[2]
+	f, err := w.first(r, kInterleaveConfig, 6, "the configuration")
 	if err != nil {
-		return fail(fmt.Errorf("reading the configuration: %w", err))
+		return err
 	}
 	between := interleave.Wait
 	if f.vals[3] == 1 {
@@ -289,78 +224,37 @@ func serveInterleave() error {
 		err = fmt.Errorf("task %d of %d", task, j.Tasks)
 	}
 	if err != nil {
-		return fail(fmt.Errorf("configuration: %w", err))
+		return w.fail(fmt.Errorf("configuration: %w", err))
 	}
-	m, err := osmeter.OpenMeter()
-	if err != nil {
-		return fail(err)
-	}
-	defer m.Close()
-	pid, tid := uint64(os.Getpid()), uint64(unix.Gettid())
-	if err := m.ResetPeak(); err != nil {
-		return fail(err)
-	}
-	if err := writeFrame(replies, kHello, pid, tid); err != nil {
-		return fmt.Errorf("hello: %w", err)
+	if err := w.hello(); err != nil {
+		return err
 	}
 	var rec [eventRecord]byte
 	binary.LittleEndian.PutUint32(rec[:], uint32(task))
-	var cpu0 uint64   // CPU time at the first repeat since the last ask
-	counting := false // a repeat has started since the last ask
-	for {
-		f, err := readFrame(r)
-		if errors.Is(err, io.EOF) {
-			return nil // the parent closed the pipe: Close, or the parent died
+	return w.serve(r, "a request", func(f frame) error {
+		if f.kind != kInterleaveGo {
+			return w.fail(fmt.Errorf("unknown request %v", f.kind))
 		}
-		if err != nil {
-			return fail(fmt.Errorf("reading a request: %w", err))
+		if err := f.want(kInterleaveGo, 0); err != nil {
+			return w.fail(err)
 		}
-		switch f.kind {
-		case kInterleaveGo:
-			if err := f.want(kInterleaveGo, 0); err != nil {
-				return fail(err)
+		for seq := range j.Events {
+			binary.LittleEndian.PutUint32(rec[4:], uint32(seq))
+			if _, err := events.Write(rec[:]); err != nil {
+				return w.fail(fmt.Errorf("writing event %d: %w", seq, err))
 			}
-			if !counting {
-				cpu0, counting = cpuTime(), true
+			if seq == j.Events-1 {
+				break
 			}
-			for seq := range j.Events {
-				binary.LittleEndian.PutUint32(rec[4:], uint32(seq))
-				if _, err := events.Write(rec[:]); err != nil {
-					return fail(fmt.Errorf("writing event %d: %w", seq, err))
-				}
-				if seq == j.Events-1 {
-					break
-				}
-				if j.Between == interleave.Wait {
-					nanosleep(j.Gap)
-				} else if err := j.CheckPause(j.Pause()); err != nil {
-					return fail(err)
-				}
+			if j.Between == interleave.Wait {
+				nanosleep(j.Gap)
+			} else if err := j.CheckPause(j.Pause()); err != nil {
+				return w.fail(err)
 			}
-			if err := writeFrame(replies, kDone, pid, tid); err != nil {
-				return fmt.Errorf("reply: %w", err)
-			}
-		case kAsk:
-			if err := f.want(kAsk, 0); err != nil {
-				return fail(err)
-			}
-			var used uint64
-			if counting {
-				used = max(cpuTime(), cpu0) - cpu0
-				counting = false
-			}
-			peak, err := peakRSS(m)
-			if err != nil {
-				return fail(err)
-			}
-			if err := m.ResetPeak(); err != nil {
-				return fail(err)
-			}
-			if err := writeFrame(replies, kUsage, used, peak); err != nil {
-				return fmt.Errorf("usage: %w", err)
-			}
-		default:
-			return fail(fmt.Errorf("unknown request %v", f.kind))
 		}
-	}
+		if err := writeFrame(w.replies, kDone, w.pid, w.tid); err != nil {
+			return fmt.Errorf("reply: %w", err)
+		}
+		return nil
+	})
 }

@@ -176,7 +176,7 @@ func (c *chain) Run(ctx context.Context) (model.Result, error) {
 				if err == nil {
 					err = errors.New("two usage reports in one run")
 				}
-				return c.fail(&workerError{name: p.name, pid: p.pid, what: "broke the protocol", reason: err.Error()}, srcDone)
+				return c.fail(p.broke(err), srcDone)
 			}
 			reported[ev.w], stages[ev.w] = true, ev.f
 			n++

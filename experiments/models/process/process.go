@@ -23,11 +23,20 @@
 //   - echo.Job, cold (Model.Cold): a forking server, an acceptor in this
 //     process starting one worker process per accepted connection (the
 //     socket passed to it), which serves it, reports and exits.
+//   - interleave.Job: one worker per task, each writing its events to one
+//     shared pipe, whose order of arrival this process logs (interleave.go).
+//   - spawn.Job: Workers workers, each handed one empty task per Run; a cold
+//     cell times their spawning (spawn.go).
+//   - hold.Job: Workers workers, each sending its result whole through a
+//     pipe of its own to this process, which holds or digests it (hold.go).
+//   - convoy.Job: one I/O worker making timed waits beside CPUWorkers
+//     workers computing chunks (convoy.go).
 //
 // Start spawns the workers and waits until each has said hello, so a warm Run
 // pays no start-up; if its context ends first, it fails naming the workers
-// that were not ready. A pool worker's reply to a job carries only what the
-// Run needs (value, pid, tid, the wait's span); its CPU time and peak RSS are
+// that were not ready. A worker's reply to a job (in every role but the
+// pipeline's stages and the cold echo server's) carries only what the Run
+// needs (value, pid, tid, the wait's span); its CPU time and peak RSS are
 // reported only when CollectUsage asks, outside the caller's timed region
 // (within it a worker only notes its CPU time, one getrusage, when its first
 // job after a collection starts). A pipeline stage still reports its usage
@@ -59,6 +68,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/workloads/convoy"
@@ -260,6 +271,12 @@ func (p *proc) fail(what string) *workerError {
 	return &workerError{name: p.name, pid: p.pid, what: what, status: p.status, reason: p.reason}
 }
 
+// broke is the failure of a worker that sent what the protocol does not
+// allow; err says what.
+func (p *proc) broke(err error) *workerError {
+	return &workerError{name: p.name, pid: p.pid, what: "broke the protocol", reason: err.Error()}
+}
+
 // event is a frame from a worker, or the news that it has exited and been
 // reaped.
 type event struct {
@@ -309,6 +326,245 @@ func (g *group) start(name, exe, role string, files []*os.File, ctl *os.File) er
 	g.procs = append(g.procs, p)
 	g.readers.Go(func() { g.read(i, p, ctl) })
 	return nil
+}
+
+// roleStart says how startRole starts the workers of a role.
+type roleStart struct {
+	role string // the workers' role (envWorker)
+	n    int    // how many
+	// name is worker i's name in errors; nil means "<role> worker i".
+	name func(i int) string
+	// first, if not nil, writes worker i's start frame on its fd 3 before
+	// the worker starts; the frame waits in the pipe until the worker
+	// reads it.
+	first func(i int, cmd *os.File) error
+	// outs is how many more pipes run from each worker to the parent,
+	// after fd 4; the parent's read ends are startRole's outs[i].
+	outs int
+	// extra, if not nil, gives worker i more files, passed after the outs
+	// pipes and closed in this process once the worker has them. Its error
+	// is returned as it is, so it should name the worker.
+	extra func(i int) ([]*os.File, error)
+}
+
+// startRole spawns the s.n workers of role s.role and waits for their
+// hellos. Worker i gets fd 3, a pipe from the parent (cmds[i]), on which
+// s.first writes its start frame, if any; fd 4, a pipe for its replies,
+// read by the group; then s.outs more pipes from it to the parent (the
+// parent's read ends are outs[i]); then the files s.extra gives it. The
+// parent's ends are the group's files, which its close closes. If
+// startRole fails, no worker it started is left.
+func startRole(ctx context.Context, exe string, s roleStart) (g *group, cmds []*os.File, outs [][]*os.File, err error) {
+	g = newGroup(s.n)
+	cmds = make([]*os.File, 0, s.n)
+	outs = make([][]*os.File, 0, s.n)
+	fail := func(err error) (*group, []*os.File, [][]*os.File, error) {
+		g.abort(err)
+		g.close()
+		return nil, nil, nil, err
+	}
+	for i := range s.n {
+		if err := ctx.Err(); err != nil {
+			return fail(fmt.Errorf("process: start: %w", err))
+		}
+		name := fmt.Sprintf("%s worker %d", s.role, i)
+		if s.name != nil {
+			name = s.name(i)
+		}
+		// The child's ends, passed as fds 3, 4, 5, …, and closed by
+		// g.start once the child has them.
+		var child []*os.File
+		closeChild := func() {
+			for _, f := range child {
+				f.Close()
+			}
+		}
+		cmdR, cmdW, err := os.Pipe()
+		if err != nil {
+			return fail(fmt.Errorf("process: %s: %w", name, err))
+		}
+		g.files = append(g.files, cmdW)
+		child = append(child, cmdR)
+		if s.first != nil {
+			if err := s.first(i, cmdW); err != nil {
+				closeChild()
+				return fail(fmt.Errorf("process: %s: start frame: %w", name, err))
+			}
+		}
+		repR, repW, err := os.Pipe()
+		if err != nil {
+			closeChild()
+			return fail(fmt.Errorf("process: %s: %w", name, err))
+		}
+		child = append(child, repW)
+		var mine []*os.File
+		for range s.outs {
+			r, w, err := os.Pipe()
+			if err != nil {
+				closeChild()
+				repR.Close()
+				return fail(fmt.Errorf("process: %s: %w", name, err))
+			}
+			g.files = append(g.files, r)
+			mine = append(mine, r)
+			child = append(child, w)
+		}
+		if s.extra != nil {
+			more, err := s.extra(i)
+			if err != nil {
+				closeChild()
+				repR.Close()
+				return fail(err)
+			}
+			child = append(child, more...)
+		}
+		if err := g.start(name, exe, s.role, child, repR); err != nil {
+			return fail(fmt.Errorf("process: starting %s: %w", name, err))
+		}
+		cmds = append(cmds, cmdW)
+		outs = append(outs, mine)
+	}
+	if err := g.waitReady(ctx); err != nil {
+		return fail(err)
+	}
+	return g, cmds, outs, nil
+}
+
+// workers is the parent's side of a group whose workers it drives through
+// one pipe each (their fd 3), one request at a time, and whose usage it
+// collects by asking them (kAsk; usageSinceAsk answers): the pool, the echo
+// pool and the interleave, spawn, hold and convoy workers.
+type workers struct {
+	g    *group
+	cmds []*os.File // parent → worker i (its fd 3), the group's files: closing them ends the workers
+	owed []bool     // worker i has worked (been sent a job; an echo worker: served a connection) since its usage was last collected
+}
+
+func newWorkers(g *group, cmds []*os.File) workers {
+	return workers{g: g, cmds: cmds, owed: make([]bool, len(cmds))}
+}
+
+// send sends worker w the frame k with vals, and notes that it owes a usage
+// report. A worker that cannot take it is gone: send stops the group and
+// returns (as the group's failure) that the worker "died before it could
+// <what>", with its exit status, known once it is reaped.
+func (ws *workers) send(w int, what string, k kind, vals ...uint64) error {
+	ws.owed[w] = true
+	if err := writeFrame(ws.cmds[w], k, vals...); err != nil {
+		ws.g.stop()
+		return ws.g.abort(ws.g.procs[w].fail("died before it could " + what))
+	}
+	return nil
+}
+
+// CollectUsage asks every worker that has been sent work since the last
+// collection for its usage, and returns the CPU time they used and the sum
+// of their peak RSS over the Runs since then (see usageSinceAsk: a worker
+// counts its CPU from its first job after the previous collection, and
+// resets its peak when it answers). With no such worker it returns zeros.
+// It implements model.UsageCollector; call it between Runs, never during
+// one. If a worker fails to answer, the Exec becomes unusable, as after a
+// failed Run.
+func (ws *workers) CollectUsage(ctx context.Context) (time.Duration, int64, error) {
+	return ws.collectUsage(ctx, nil)
+}
+
+// collectUsage is CollectUsage; another frame that arrives meanwhile goes
+// to other, which says whether it took it (nil: none is expected). A worker
+// that dies, breaks the protocol or outlasts ctx makes the group unusable,
+// as a failed Run does.
+func (ws *workers) collectUsage(ctx context.Context, other func(event) bool) (time.Duration, int64, error) {
+	g := ws.g
+	if err := g.usable(ctx, "collecting usage"); err != nil {
+		return 0, 0, err
+	}
+	asked := 0
+	for w, o := range ws.owed {
+		if !o {
+			continue
+		}
+		if err := writeFrame(ws.cmds[w], kAsk); err != nil {
+			g.stop()
+			return 0, 0, g.abort(g.procs[w].fail("died before it could report its usage"))
+		}
+		asked++
+	}
+	var cpu time.Duration
+	var peak int64
+	for asked > 0 {
+		select {
+		case ev := <-g.events:
+			w, pr := ev.w, g.procs[ev.w]
+			if ev.exited {
+				return 0, 0, g.abort(pr.fail("died before it reported its usage"))
+			}
+			if other != nil && other(ev) {
+				continue
+			}
+			if err := ev.f.want(kUsage, 2); err != nil || !ws.owed[w] {
+				if err == nil {
+					err = fmt.Errorf("a usage report it was not asked for")
+				}
+				return 0, 0, g.abort(pr.broke(err))
+			}
+			cpu += nsDuration(ev.f.vals[0])
+			peak += int64(ev.f.vals[1])
+			ws.owed[w] = false
+			asked--
+		case <-ctx.Done():
+			return 0, 0, g.abort(fmt.Errorf("process: collecting usage: %w", ctx.Err()))
+		}
+	}
+	return cpu, peak, nil
+}
+
+// takeDone takes ev, during a Run that gives every worker one job, as
+// worker ev.w's reply to it: kDone (pid, tid), which it adds to ids, and
+// notes in replied. A worker that exits, replies twice or with another pid,
+// or sends anything else fails the Run: takeDone returns the group's
+// failure.
+func (ws *workers) takeDone(ev event, replied []bool, ids *model.IDs) error {
+	w, p := ev.w, ws.g.procs[ev.w]
+	if ev.exited {
+		return ws.g.abort(p.fail("died during the run"))
+	}
+	err := ev.f.want(kDone, 2)
+	if err == nil && (replied[w] || ev.f.vals[0] != uint64(p.pid)) {
+		err = fmt.Errorf("a second reply, or one from pid %d", ev.f.vals[0])
+	}
+	if err != nil {
+		return ws.g.abort(p.broke(err))
+	}
+	replied[w] = true
+	ids.Add(int(ev.f.vals[0]), int(ev.f.vals[1]))
+	return nil
+}
+
+// dupFD duplicates f's descriptor, close-on-exec, and returns the new one;
+// name says what f is in errors. It leaves f's mode alone: SyscallConn
+// rather than Fd, which would switch a pollable file to blocking mode.
+func dupFD(f *os.File, name string) (int, error) {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return -1, fmt.Errorf("%s: %w", name, err)
+	}
+	fd, derr := -1, error(nil)
+	if err := sc.Control(func(u uintptr) { fd, derr = unix.FcntlInt(u, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, fmt.Errorf("%s: %w", name, err)
+	}
+	if derr != nil {
+		return -1, fmt.Errorf("duplicating %s: %w", name, derr)
+	}
+	return fd, nil
+}
+
+// dupFile duplicates f's descriptor, close-on-exec, as a file named name.
+func dupFile(f *os.File, name string) (*os.File, error) {
+	fd, err := dupFD(f, name)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 // workerCmd is the command that starts a worker with environment env (see
@@ -409,7 +665,7 @@ func (g *group) waitReady(ctx context.Context) error {
 				err = fmt.Errorf("its hello says pid %d", ev.f.vals[0])
 			}
 			if err != nil {
-				return &workerError{name: p.name, pid: p.pid, what: "broke the protocol", reason: err.Error()}
+				return p.broke(err)
 			}
 			p.ready = true
 			ready++

@@ -58,16 +58,7 @@ func TestWorkersAreDistinctProcesses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for i, r := range modeltest.Run(t, Model{}, tt.work, 2) {
-				if got := len(r.PIDs); got != tt.want {
-					t.Errorf("run %d: %d distinct PIDs %v; want %d", i, got, r.PIDs, tt.want)
-				}
-				if slices.Contains(r.PIDs, os.Getpid()) {
-					t.Errorf("run %d: PIDs %v include this process (%d); want only workers", i, r.PIDs, os.Getpid())
-				}
-				// Each worker does its work on one locked thread.
-				if got := len(r.TIDs); got != tt.want {
-					t.Errorf("run %d: %d distinct TIDs %v; want %d", i, got, r.TIDs, tt.want)
-				}
+				wantWorkers(t, i, r, tt.want)
 			}
 		})
 	}
@@ -255,28 +246,68 @@ func TestCloseEndsWorkersByEOF(t *testing.T) {
 	}
 	for name, w := range works {
 		t.Run(name, func(t *testing.T) {
-			x, err := Model{}.Start(t.Context(), w)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, runErr := x.Run(t.Context())
-			if err := x.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
-			}
-			if runErr != nil {
-				t.Fatalf("Run: %v", runErr)
-			}
-			g := groupOf(x)
-			if g.killed.Load() {
-				t.Errorf("Close killed workers; want them to exit at the end of their input")
-			}
-			for _, p := range g.procs {
-				if p.status != nil {
-					t.Errorf("%s (pid %d) ended with %v; want exit status 0", p.name, p.pid, p.status)
-				}
-			}
-			modeltest.NoChildren(t)
+			runThenCloseByEOF(t, w)
 		})
+	}
+}
+
+// runThenCloseByEOF starts w, runs it once and closes it, and checks that
+// Close only had to end the workers' input (closedByEOF).
+func runThenCloseByEOF(t *testing.T, w model.Work) {
+	t.Helper()
+	x, err := Model{}.Start(t.Context(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Run(t.Context()); err != nil {
+		x.Close()
+		t.Fatalf("Run: %v", err)
+	}
+	closedByEOF(t, x)
+}
+
+// closedByEOF closes x, after a good Run, and checks that Close only had to
+// end the workers' input: each exited on its own, with status 0, nothing was
+// killed, and no child is left.
+func closedByEOF(t *testing.T, x model.Exec) {
+	t.Helper()
+	if err := x.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	g := groupOf(x)
+	if g.killed.Load() {
+		t.Errorf("Close killed workers; want them to exit at the end of their input")
+	}
+	for _, p := range g.procs {
+		if p.status != nil {
+			t.Errorf("%s (pid %d) ended with %v; want exit status 0", p.name, p.pid, p.status)
+		}
+	}
+	modeltest.NoChildren(t)
+}
+
+// wantUsage checks what a Run (r, named what in errors: "run 1") left to
+// collect from x: nothing in r itself, CPU time and a peak RSS when
+// CollectUsage asks, and zeros when it asks again at once (nothing ran in
+// between).
+func wantUsage(t *testing.T, what string, x model.Exec, r model.Result) {
+	t.Helper()
+	if r.ChildCPU != 0 || r.ChildPeakRSS != 0 {
+		t.Errorf("%s: Result has ChildCPU %v, ChildPeakRSS %d; want zeros (CollectUsage reports them)", what, r.ChildCPU, r.ChildPeakRSS)
+	}
+	uc, ok := x.(model.UsageCollector)
+	if !ok {
+		t.Fatalf("%T is not a model.UsageCollector", x)
+	}
+	cpu, peak, err := uc.CollectUsage(t.Context())
+	if err != nil {
+		t.Fatalf("%s: CollectUsage: %v", what, err)
+	}
+	if cpu <= 0 || peak <= 0 {
+		t.Errorf("%s: CollectUsage = %v, %d bytes; want both > 0", what, cpu, peak)
+	}
+	if cpu, peak, err := uc.CollectUsage(t.Context()); err != nil || cpu != 0 || peak != 0 {
+		t.Errorf("%s: CollectUsage again = %v, %d bytes, %v; want zeros (nothing ran)", what, cpu, peak, err)
 	}
 }
 
@@ -288,8 +319,32 @@ func groupOf(x model.Exec) *group {
 		return x.g
 	case *echoPool:
 		return x.g
+	case *interleaveExec:
+		return x.g
+	case *spawnExec:
+		return x.g
+	case *holdExec:
+		return x.g
+	case *convoyExec:
+		return x.g
 	}
 	panic(fmt.Sprintf("unknown exec %T", x))
+}
+
+// wantWorkers checks that Run number run's work (r) ran in n worker
+// processes, none of them this one, each on one thread (a worker does its
+// work on one locked thread).
+func wantWorkers(t *testing.T, run int, r model.Result, n int) {
+	t.Helper()
+	if got := len(r.PIDs); got != n {
+		t.Errorf("run %d: %d distinct PIDs %v; want %d", run, got, r.PIDs, n)
+	}
+	if slices.Contains(r.PIDs, os.Getpid()) {
+		t.Errorf("run %d: PIDs %v include this process (%d); want only workers", run, r.PIDs, os.Getpid())
+	}
+	if got := len(r.TIDs); got != n {
+		t.Errorf("run %d: %d distinct TIDs %v; want %d", run, got, r.TIDs, n)
+	}
 }
 
 // No worker outlives a failed Run: a crash, a hang past the deadline, a

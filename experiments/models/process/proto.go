@@ -35,6 +35,10 @@ const (
 	// Parent → echo worker: only kAsk, at any time (a warm echo worker
 	// serves connections from the listening socket, not jobs).
 
+	// The interleave, spawn, hold and convoy workers' own kinds are defined
+	// with their roles (interleave.go, spawn.go, hold.go, convoy.go); they
+	// also use kHello, kDone, kAsk, kUsage and kFail as a pool worker does.
+
 	// Parent → stage, once, before its hello.
 	kStage kind = 'G' // payload bytes, messages per run, fault kind, fault run
 

@@ -70,13 +70,7 @@ func TestSpawnColdSpawnsNewProcesses(t *testing.T) {
 	for exec := range 2 {
 		x, pids := startSpawnOf(t, j)
 		r := runSpawn(t, x, j)
-		if err := x.Close(); err != nil {
-			t.Fatalf("execution %d: Close: %v", exec, err)
-		}
-		modeltest.NoChildren(t)
-		if x.g.killed.Load() {
-			t.Errorf("execution %d: Close killed workers; want them to exit at the end of their input", exec)
-		}
+		closedByEOF(t, x)
 		if !slices.Equal(r.PIDs, pids) || slices.Contains(r.PIDs, os.Getpid()) {
 			t.Errorf("execution %d: tasks ran in processes %v; want the %d its Start spawned, %v", exec, r.PIDs, workers, pids)
 		}

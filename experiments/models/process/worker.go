@@ -18,9 +18,10 @@ import (
 )
 
 const (
-	// envWorker marks a process as a worker and names its role, rolePool or
-	// roleStage. The parent sets it on the workers it starts; WorkerMain
-	// reads it. A process that has it set must not start workers itself.
+	// envWorker marks a process as a worker and names its role (one of the
+	// role constants below). The parent sets it on the workers it starts;
+	// WorkerMain reads it. A process that has it set must not start workers
+	// itself.
 	envWorker = "LAB_PROCESS_WORKER"
 	// envFaults = "1" lets a worker honour the test-only fault jobs (kCrash,
 	// kHang). Tests set it; without it a worker refuses them and fails.
@@ -125,123 +126,244 @@ func inherited(fd int, name string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), name), nil
 }
 
-// servePool reads its start frame (kPool) from fd 3, says hello on fd 4, then
-// runs jobs from fd 3 one at a time and replies to each on fd 4, until the
-// parent closes fd 3. A reply carries only what the Run needs. The worker's
-// usage is reported when the parent asks (kAsk), after the Run: the CPU time
-// from the start of the first job after the previous ask (or the hello) to
-// the arrival of this ask, and the peak RSS since the previous ask (or the
-// hello). Counting CPU from the first job rather than from the previous
-// report leaves out what the process does between its hello and its first
-// job (its runtime settling after start-up: ~0.26 ms of CPU, measured, about
-// twice what a whole sleep job costs it) and what answering the previous ask
-// cost (~0.09 ms), so that a collection's CPU is the Runs' own. That takes
-// one getrusage (~0.5 µs) per worker per collection, at its first job; the
-// /proc read (~7 µs) is done only for kAsk.
-func servePool(faults bool) error {
-	jobs, err := inherited(3, "jobs")
+// inheritedAll returns the files the parent passed as fds 3, 4, …, one per
+// name (see inherited).
+func inheritedAll(names ...string) ([]*os.File, error) {
+	files := make([]*os.File, len(names))
+	for i, name := range names {
+		f, err := inherited(3+i, name)
+		if err != nil {
+			return nil, err
+		}
+		files[i] = f
+	}
+	return files, nil
+}
+
+// roleWorker is the worker's side of every role that the parent drives with
+// requests on fd 3, one at a time, each answered on fd 4 (replies) before
+// the next is sent: the pool, interleave, spawn, hold and convoy workers
+// (serve). It answers the parent's usage requests (kAsk) itself
+// (usageSinceAsk). The stages and the echo workers use its parts.
+type roleWorker struct {
+	replies  *os.File       // fd 4
+	pid, tid uint64         // set by hello
+	usage    *usageSinceAsk // opened by hello
+}
+
+// newRoleWorker returns the worker for the files the parent passed as fds
+// 3, 4, …, one per name (see inherited): fd 4 is its replies.
+func newRoleWorker(names ...string) (*roleWorker, []*os.File, error) {
+	files, err := inheritedAll(names...)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	replies, err := inherited(4, "replies")
-	if err != nil {
-		return err
-	}
-	fail := func(err error) error {
-		writeText(replies, kFail, err.Error()) // best effort: the error also goes to stderr
-		return err
-	}
-	r := bufio.NewReader(jobs)
+	return &roleWorker{replies: files[1]}, files, nil
+}
+
+// first reads the frame the parent wrote before the worker started (its
+// start frame, or configuration, as what says) from r, and checks that it
+// is of kind k with n values; its error is the worker's to return.
+func (w *roleWorker) first(r io.Reader, k kind, n int, what string) (frame, error) {
 	f, err := readFrame(r)
 	if err == nil {
-		err = f.want(kPool, 1)
+		err = f.want(k, n)
 	}
 	if err != nil {
-		return fail(fmt.Errorf("reading the start frame: %w", err))
+		return frame{}, w.fail(fmt.Errorf("reading %s: %w", what, err))
 	}
-	switch k := kind(f.vals[0]); {
-	case k == 0:
-	case !faults:
-		return fail(fmt.Errorf("test-only fault %v refused: %s is not 1", k, envFaults))
-	case k == kHangStart:
-		misbehave(kHang)
-	default:
-		return fail(fmt.Errorf("unknown start fault %v", k))
-	}
-	m, err := osmeter.OpenMeter()
+	return f, nil
+}
+
+// fail reports err to the parent (kFail), best effort: the error also goes
+// to stderr. It returns err.
+func (w *roleWorker) fail(err error) error {
+	writeText(w.replies, kFail, err.Error())
+	return err
+}
+
+// hello opens the worker's usage account, which starts its first peak, and
+// says hello (kHello: pid, tid). Its error is the worker's to return.
+func (w *roleWorker) hello() error {
+	u, err := openUsage()
 	if err != nil {
-		return fail(err)
+		return w.fail(err)
 	}
-	defer m.Close()
-	clock := newClock()
-	pid, tid := uint64(os.Getpid()), uint64(unix.Gettid())
-	// The peak of a Run is counted from here, or from the last kAsk.
-	if err := m.ResetPeak(); err != nil {
-		return fail(err)
-	}
-	if err := writeFrame(replies, kHello, pid, tid); err != nil {
+	w.usage = u
+	w.pid, w.tid = uint64(os.Getpid()), uint64(unix.Gettid())
+	if err := writeFrame(w.replies, kHello, w.pid, w.tid); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
-	var cpu0 uint64   // CPU time at the start of the first job since the last ask
-	counting := false // a job has started since the last ask
+	return nil
+}
+
+// serve reads the parent's requests from r until the parent closes the pipe
+// (Close, or the parent died), and then returns nil. It answers kAsk itself;
+// every other request is a job: serve notes that a job starts
+// (usageSinceAsk.jobStarts) and hands it to job, whose error it returns as
+// it is, except io.EOF, which says that the parent closed the pipe during
+// the job: then serve returns nil. what names a request in errors ("a
+// job").
+func (w *roleWorker) serve(r io.Reader, what string, job func(frame) error) error {
 	for {
 		f, err := readFrame(r)
 		if errors.Is(err, io.EOF) {
 			return nil // the parent closed the pipe: Close, or the parent died
 		}
 		if err != nil {
-			return fail(fmt.Errorf("reading a job: %w", err))
+			return w.fail(fmt.Errorf("reading %s: %w", what, err))
 		}
-		if f.kind != kAsk && !counting {
-			cpu0, counting = cpuTime(), true
+		if f.kind == kAsk {
+			if err := w.usage.answer(f, w.replies); err != nil {
+				return w.fail(err)
+			}
+			continue
 		}
+		w.usage.jobStarts()
+		if err := job(f); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// close closes the usage account, if hello opened it.
+func (w *roleWorker) close() {
+	if w.usage != nil {
+		w.usage.close()
+	}
+}
+
+// usageSinceAsk is a worker's account of its usage between two of the
+// parent's asks (kAsk): the CPU time from the start of its first job after
+// the previous ask (or its hello) to this ask, and its peak RSS since the
+// previous ask (or its hello). Counting CPU from the first job rather than
+// from the previous report leaves out what the process does between its
+// hello and its first job (its runtime settling after start-up: ~0.26 ms of
+// CPU, measured, about twice what a whole sleep job costs a pool worker) and
+// what answering the previous ask cost (~0.09 ms), so that a collection's
+// CPU is the Runs' own. That takes one getrusage (~0.5 µs) per worker per
+// collection, at its first job; the /proc read (~7 µs) is done only for
+// kAsk.
+type usageSinceAsk struct {
+	m        *osmeter.Meter
+	cpu0     uint64 // CPU time at the first job since the last ask
+	counting bool   // a job has started since the last ask
+}
+
+// openUsage opens the meter and starts the first peak; call it just before
+// the hello.
+func openUsage() (*usageSinceAsk, error) {
+	m, err := osmeter.OpenMeter()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.ResetPeak(); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return &usageSinceAsk{m: m}, nil
+}
+
+// jobStarts notes the CPU time if this is the first job since the last ask.
+func (u *usageSinceAsk) jobStarts() {
+	if !u.counting {
+		u.cpu0, u.counting = cpuTime(), true
+	}
+}
+
+// answer checks that f is an ask (kAsk, no values) and answers it (report).
+func (u *usageSinceAsk) answer(f frame, replies io.Writer) error {
+	if err := f.want(kAsk, 0); err != nil {
+		return err
+	}
+	return u.report(replies)
+}
+
+// report answers an ask on replies (kUsage: CPU ns, peak RSS bytes) and
+// starts the next peak.
+func (u *usageSinceAsk) report(replies io.Writer) error {
+	var used uint64
+	if u.counting {
+		used = max(cpuTime(), u.cpu0) - u.cpu0
+		u.counting = false
+	}
+	peak, err := peakRSS(u.m)
+	if err != nil {
+		return err
+	}
+	if err := u.m.ResetPeak(); err != nil {
+		return err
+	}
+	if err := writeFrame(replies, kUsage, used, peak); err != nil {
+		return fmt.Errorf("usage: %w", err)
+	}
+	return nil
+}
+
+func (u *usageSinceAsk) close() { u.m.Close() }
+
+// servePool reads its start frame (kPool) from fd 3, says hello on fd 4, then
+// runs jobs from fd 3 one at a time and replies to each on fd 4, until the
+// parent closes fd 3. A reply carries only what the Run needs. The worker's
+// usage is reported when the parent asks (kAsk), after the Run: see
+// usageSinceAsk.
+func servePool(faults bool) error {
+	w, files, err := newRoleWorker("jobs", "replies")
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	r := bufio.NewReader(files[0])
+	f, err := w.first(r, kPool, 1, "the start frame")
+	if err != nil {
+		return err
+	}
+	switch k := kind(f.vals[0]); {
+	case k == 0:
+	case !faults:
+		return w.fail(fmt.Errorf("test-only fault %v refused: %s is not 1", k, envFaults))
+	case k == kHangStart:
+		misbehave(kHang)
+	default:
+		return w.fail(fmt.Errorf("unknown start fault %v", k))
+	}
+	clock := newClock()
+	// The peak of a Run is counted from here, or from the last kAsk.
+	if err := w.hello(); err != nil {
+		return err
+	}
+	return w.serve(r, "a job", func(f frame) error {
 		var reply []uint64
 		switch f.kind {
 		case kPrimes:
 			if err := f.want(kPrimes, 2); err != nil {
-				return fail(err)
+				return w.fail(err)
 			}
-			reply = []uint64{uint64(primes.Count(int(f.vals[0]), int(f.vals[1]), nil)), pid, tid}
+			reply = []uint64{uint64(primes.Count(int(f.vals[0]), int(f.vals[1]), nil)), w.pid, w.tid}
 		case kSleep:
 			if err := f.want(kSleep, 1); err != nil {
-				return fail(err)
+				return w.fail(err)
 			}
 			start := clock.Now()
 			nanosleep(time.Duration(f.vals[0]))
 			end := clock.Now()
-			reply = []uint64{1, pid, tid, uint64(start), uint64(end)}
-		case kAsk:
-			if err := f.want(kAsk, 0); err != nil {
-				return fail(err)
-			}
-			var used uint64
-			if counting {
-				used = max(cpuTime(), cpu0) - cpu0
-				counting = false
-			}
-			peak, err := peakRSS(m)
-			if err != nil {
-				return fail(err)
-			}
-			if err := m.ResetPeak(); err != nil {
-				return fail(err)
-			}
-			if err := writeFrame(replies, kUsage, used, peak); err != nil {
-				return fmt.Errorf("usage: %w", err)
-			}
-			continue
+			reply = []uint64{1, w.pid, w.tid, uint64(start), uint64(end)}
 		case kCrash, kHang:
 			if !faults {
-				return fail(fmt.Errorf("test-only job %v refused: %s is not 1", f.kind, envFaults))
+				return w.fail(fmt.Errorf("test-only job %v refused: %s is not 1", f.kind, envFaults))
 			}
 			misbehave(f.kind)
 		default:
-			return fail(fmt.Errorf("unknown job %v", f.kind))
+			return w.fail(fmt.Errorf("unknown job %v", f.kind))
 		}
-		if err := writeFrame(replies, kDone, reply...); err != nil {
+		if err := writeFrame(w.replies, kDone, reply...); err != nil {
 			return fmt.Errorf("reply: %w", err)
 		}
-	}
+		return nil
+	})
 }
 
 // newClock anchors the sleep.Clock that a worker brackets its waits with.
@@ -263,28 +385,19 @@ func newClock() sleep.Clock {
 // serveStage reads its configuration from fd 3, then transforms payloads from
 // fd 5 to fd 6 until fd 5 ends, and reports its usage on fd 4 after every
 // run's last payload: the CPU time from the run's first payload to its last
-// (so, as in servePool, not what the process did after its hello or for its
-// previous report), and the peak RSS since the previous report.
+// (so, as in usageSinceAsk, not what the process did after its hello or for
+// its previous report), and the peak RSS since the previous report.
 func serveStage(faults bool) error {
-	var files [4]*os.File
-	for i, name := range []string{"configuration", "control", "payloads in", "payloads out"} {
-		f, err := inherited(3+i, name)
-		if err != nil {
-			return err
-		}
-		files[i] = f
-	}
-	config, ctl, in, out := files[0], files[1], files[2], files[3]
-	fail := func(err error) error {
-		writeText(ctl, kFail, err.Error())
+	files, err := inheritedAll("configuration", "control", "payloads in", "payloads out")
+	if err != nil {
 		return err
 	}
-	f, err := readFrame(config)
-	if err == nil {
-		err = f.want(kStage, 4)
-	}
+	config, ctl, in, out := files[0], files[1], files[2], files[3]
+	w := &roleWorker{replies: ctl}
+	fail := w.fail
+	f, err := w.first(config, kStage, 4, "the configuration")
 	if err != nil {
-		return fail(fmt.Errorf("reading the configuration: %w", err))
+		return err
 	}
 	config.Close()
 	size, messages := int(f.vals[0]), int(f.vals[1])

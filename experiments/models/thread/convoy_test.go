@@ -2,13 +2,12 @@ package thread
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"testing"
 	"time"
 
+	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/workloads/convoy"
 )
 
@@ -95,9 +94,9 @@ func TestConvoyGILSlowsIO(t *testing.T) {
 		convoyed := convoyInterval * 9 / 10
 		for attempt := 1; ; attempt++ {
 			x, tids := startConvoyOf(t, m, j)
-			r := runVerified(t, x, j)
+			r := modeltest.RunVerified(t, x, j)
 			s := x.GIL().Stats()
-			closeGone(t, x, tids)
+			modeltest.CloseGone(t, x, tids...)
 			slow := 0
 			for _, l := range r.Latencies {
 				if l >= convoyed {
@@ -131,8 +130,8 @@ func TestConvoyGILSlowsIO(t *testing.T) {
 	t.Run("thread", func(t *testing.T) {
 		m := Model{}
 		x, tids := startConvoyOf(t, m, j)
-		r := runVerified(t, x, j)
-		closeGone(t, x, tids)
+		r := modeltest.RunVerified(t, x, j)
+		modeltest.CloseGone(t, x, tids...)
 		med := median(r.Latencies)
 		t.Logf("median I/O latency %v (min %v, max %v), %d chunks", med, slices.Min(r.Latencies), slices.Max(r.Latencies), r.Chunks)
 		if limit := convoyInterval / 2; med >= limit {
@@ -154,25 +153,18 @@ func TestConvoyThreads(t *testing.T) {
 				if got, want := len(tids), 1+cpu; got != want {
 					t.Errorf("Start created %d threads; want %d", got, want)
 				}
-				for range 2 {
-					r := runVerified(t, x, j)
-					if r.Chunks < cpu {
-						t.Errorf("%d chunks by %d CPU threads; want at least one each", r.Chunks, cpu)
-					}
-					if cpu == 0 && r.Chunks != 0 {
-						t.Errorf("%d chunks with no CPU thread; want 0", r.Chunks)
-					}
-					if got, want := r.PIDs, []int{os.Getpid()}; !slices.Equal(got, want) {
-						t.Errorf("PIDs %v; want %v", got, want)
-					}
+				for run := range 2 {
+					r := modeltest.RunVerified(t, x, j)
+					modeltest.WantChunks(t, fmt.Sprintf("run %d", run), r, cpu, cpu) // one each
+					modeltest.InThisProcess(t, fmt.Sprintf("run %d", run), r)
 					if got, want := r.TIDs, slices.Sorted(slices.Values(tids)); !slices.Equal(got, want) {
 						t.Errorf("TIDs %v; want the threads Start created, %v", got, want)
 					}
 				}
-				if live := threadsOf(t); !subset(tids, live) {
+				if live := modeltest.Threads(t); !subset(tids, live) {
 					t.Fatalf("threads %v are not all in /proc/self/task %v before Close", tids, live)
 				}
-				closeGone(t, x, tids)
+				modeltest.CloseGone(t, x, tids...)
 			})
 		}
 	}
@@ -188,30 +180,16 @@ func TestConvoyRunHonoursContext(t *testing.T) {
 	for _, m := range []Model{{}, fast} {
 		t.Run(m.Name(), func(t *testing.T) {
 			x, tids := startConvoyOf(t, m, j)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-			defer cancel()
-			if _, err := x.Run(ctx); !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("Run past its deadline: %v; want an error wrapping %v", err, context.DeadlineExceeded)
-			}
-			if _, err := x.Run(context.Background()); err == nil {
-				t.Errorf("Run after a failed Run succeeded; want an error")
-			}
-			closeGone(t, x, tids)
+			modeltest.RunPastDeadline(t, x, 20*time.Millisecond)
+			modeltest.CloseGone(t, x, tids...)
 		})
 	}
 }
 
 func TestConvoyStartRefuses(t *testing.T) {
-	for _, j := range []convoy.Job{
-		{},
-		{Ops: 1, IOWait: time.Millisecond, CPUWorkers: -1, ChunkN: 10},
-		{Ops: 1, IOWait: time.Millisecond, CPUWorkers: MaxThreads, ChunkN: 10},
-	} {
-		if x, err := (Model{}).Start(context.Background(), j); err == nil {
-			x.Close()
-			t.Errorf("Start(%+v) succeeded; want an error", j)
-		} else {
-			t.Logf("Start(%+v): %v", j, err)
-		}
-	}
+	modeltest.StartRefuses(t, Model{},
+		convoy.Job{},
+		convoy.Job{Ops: 1, IOWait: time.Millisecond, CPUWorkers: -1, ChunkN: 10},
+		convoy.Job{Ops: 1, IOWait: time.Millisecond, CPUWorkers: MaxThreads, ChunkN: 10},
+	)
 }

@@ -112,14 +112,14 @@ func TestEchoOneThreadPerConnection(t *testing.T) {
 			if m.Cold {
 				// Every connection thread has ended by the end of its
 				// connection; only the acceptor is left.
-				live := threadsOf(t)
+				live := modeltest.Threads(t)
 				for _, tid := range runs[0] {
 					if slices.Contains(live, tid) && threadAlive(tid) {
 						t.Errorf("cold connection thread %d still exists after its connection closed", tid)
 					}
 				}
 			}
-			closeGone(t, x, append(pool, slices.Concat(runs...)...))
+			modeltest.CloseGone(t, x, append(pool, slices.Concat(runs...)...)...)
 		})
 	}
 }
@@ -165,13 +165,13 @@ func TestEchoGIL(t *testing.T) {
 				}
 				prev = s
 			}
-			closeGone(t, x, echoThreads(x))
+			modeltest.CloseGone(t, x, echoThreads(x)...)
 		})
 	}
 	if x, _ := startEchoOf(t, Model{}, job); x.(interface{ GIL() *GIL }).GIL() != nil {
 		t.Errorf("thread's echo Exec has a GIL")
 	} else {
-		closeGone(t, x, nil)
+		modeltest.CloseGone(t, x)
 	}
 }
 
@@ -209,7 +209,7 @@ func TestEchoResetFailsRun(t *testing.T) {
 			if _, err := x.Run(context.Background()); err == nil {
 				t.Errorf("Run after a failed Run succeeded; want an error")
 			}
-			closeGone(t, x, pool)
+			modeltest.CloseGone(t, x, pool...)
 		})
 	}
 }
@@ -240,7 +240,7 @@ func TestEchoRunHonoursContext(t *testing.T) {
 			if n, err := c.Read(make([]byte, 1)); err == nil {
 				t.Errorf("read from a connection of a stopped server: %d bytes; want EOF or an error", n)
 			}
-			closeGone(t, x, pool)
+			modeltest.CloseGone(t, x, pool...)
 		})
 	}
 }
@@ -271,7 +271,7 @@ func TestEchoCloseLeavesListener(t *testing.T) {
 			if got := runtime.GOMAXPROCS(0); got != want {
 				t.Errorf("GOMAXPROCS %d with the server up; want %d", got, want)
 			}
-			closeGone(t, x, echoThreads(x))
+			modeltest.CloseGone(t, x, echoThreads(x)...)
 			if got := runtime.GOMAXPROCS(0); got != base {
 				t.Errorf("GOMAXPROCS %d after Close; want %d", got, base)
 			}

@@ -19,7 +19,7 @@ const produceChunk = 64 << 10
 // startHold creates the job's Workers OS threads (locked for life, as every
 // worker of this package), which each Run sets to produce one result each.
 func (m Model) startHold(ctx context.Context, j hold.Job) (model.Exec, error) {
-	if j.Workers < 1 || j.Bytes < 8 || (j.Keep != hold.Hold && j.Keep != hold.Release) {
+	if j.Workers < 1 || j.Bytes < 8 || (j.Keep != hold.Hold && j.Keep != hold.Release && j.Keep != hold.OneAtATime) {
 		return nil, fmt.Errorf("%s: hold job of %d workers × %d bytes, results %q; build it with hold.NewJob", m.Name(), j.Workers, j.Bytes, j.Keep)
 	}
 	if j.Workers > MaxThreads {
@@ -29,19 +29,29 @@ func (m Model) startHold(ctx context.Context, j hold.Job) (model.Exec, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &holdExec{base: b, job: j}, nil
+	x := &holdExec{base: b, job: j}
+	if b.gil != nil && j.Keep == hold.OneAtATime {
+		x.consumer = b.gil.NewThread()
+	}
+	return x, nil
 }
 
 // holdExec runs the hold workload: thread i allocates and fills result i in
 // the memory every thread shares, and hands it by reference to the
 // collector, Run's own goroutine (the article's main thread collecting what
-// its threads return).
+// its threads return); with hold.OneAtATime thread i hands over only its
+// index, and the collector makes result i itself.
 type holdExec struct {
 	*base
 	job hold.Job
+	// consumer is the collector's handle on the GIL (thread-gil,
+	// hold.OneAtATime: it makes the results, which is Python code), nil
+	// otherwise.
+	consumer *GILThread
 }
 
-// produced is one result handed to the collector.
+// produced is one result handed to the collector: the result itself, or
+// with hold.OneAtATime only its index (buf nil).
 type produced struct {
 	w   int
 	buf []byte
@@ -53,13 +63,22 @@ type produced struct {
 // collector. With hold.Hold the collector keeps every result until the last
 // has arrived and only then digests them, so all Workers results are alive
 // at the peak; with hold.Release it digests each as it arrives and drops it,
-// so only the results in flight are referenced (the memory of a dropped one
-// comes back at the Go runtime's next collection, not at once as CPython's
-// reference counting would give it back).
+// so the results alive at the peak are those produced and not yet digested:
+// with threads producing side by side, possibly all of them (and the memory
+// of a dropped one comes back at the Go runtime's next collection, not at
+// once as CPython's reference counting would give it back).
+//
+// With hold.OneAtATime (the article's fix) a thread only sends its index,
+// and the collector makes each result as its index arrives: a new buffer,
+// every byte written, digested and dropped before it takes the next index.
+// One result is alive at the peak, plus what the runtime has not yet
+// collected of those dropped.
 //
 // With the GIL a thread holds it while it produces, polling the drop request
-// every produceChunk bytes. The collector digests without it: CPython's
-// zlib.crc32 releases the GIL for buffers of more than 5 KiB.
+// every produceChunk bytes; with hold.OneAtATime a thread takes it only to
+// note who it is, and the collector takes it to produce, polling the same
+// way. The collector digests without it: CPython's zlib.crc32 releases the
+// GIL for buffers of more than 5 KiB.
 func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 	j := x.job
 	n := j.Workers
@@ -71,12 +90,10 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 			g := x.gs[i]
 			g.Acquire()
 			pids[i], tids[i] = unix.Getpid(), unix.Gettid()
-			buf := make([]byte, j.Bytes)
-			for lo := 0; lo < len(buf); lo += produceChunk {
-				// A chunk starts at a multiple of 8, where the pattern
-				// starts again: the chunks make up the whole result.
-				hold.Produce(buf[lo:min(lo+produceChunk, len(buf))], i)
-				g.Check()
+			var buf []byte
+			if j.Keep != hold.OneAtATime {
+				buf = make([]byte, j.Bytes)
+				produce(buf, i, g)
 			}
 			g.Release()
 			results <- produced{i, buf}
@@ -92,11 +109,14 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 		select {
 		case r := <-results:
 			got++
-			if j.Keep == hold.Hold {
+			switch j.Keep {
+			case hold.Hold:
 				kept = append(kept, r.buf)
-				continue
+			case hold.Release:
+				digests = append(digests, hold.Digest(r.buf))
+			default: // hold.OneAtATime
+				digests = append(digests, x.makeAndDigest(r.w))
 			}
-			digests = append(digests, hold.Digest(r.buf))
 		case err := <-ran:
 			if err != nil {
 				return model.Result{}, err
@@ -123,4 +143,26 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 	}
 	fillIDs(&res.Usage, pids, tids)
 	return res, nil
+}
+
+// makeAndDigest is the collector's work on one index with hold.OneAtATime:
+// it makes result w in a new buffer (under the GIL, with one), digests it,
+// and drops it.
+func (x *holdExec) makeAndDigest(w int) uint64 {
+	buf := make([]byte, x.job.Bytes)
+	x.consumer.Acquire()
+	produce(buf, w, x.consumer)
+	x.consumer.Release()
+	return hold.Digest(buf)
+}
+
+// produce fills buf with result w (hold.Produce) chunk by chunk, polling g's
+// drop request after each chunk (g holds the GIL; nil without one).
+func produce(buf []byte, w int, g *GILThread) {
+	for lo := 0; lo < len(buf); lo += produceChunk {
+		// A chunk starts at a multiple of 8, where the pattern starts
+		// again: the chunks make up the whole result.
+		hold.Produce(buf[lo:min(lo+produceChunk, len(buf))], w)
+		g.Check()
+	}
 }

@@ -2,8 +2,6 @@ package thread
 
 import (
 	"context"
-	"os"
-	"slices"
 	"testing"
 	"time"
 
@@ -16,39 +14,11 @@ import (
 // repeat, each holding every task's events). How many distinct orders the
 // threads produce is the measurement, not a property: it is not asserted.
 func TestInterleave(t *testing.T) {
-	tests := []struct {
-		name     string
-		tasks    int
-		between  string
-		gap      time.Duration
-		computeN int
-	}{
-		{name: "wait/2", tasks: 2, between: interleave.Wait, gap: time.Millisecond, computeN: 2},
-		{name: "wait/3", tasks: 3, between: interleave.Wait, gap: 500 * time.Microsecond, computeN: 2},
-		{name: "wait/gap0", tasks: 2, between: interleave.Wait, computeN: 2},
-		{name: "compute/2", tasks: 2, between: interleave.Compute, computeN: 3000},
-		{name: "compute/4", tasks: 4, between: interleave.Compute, computeN: 2000},
-	}
 	for _, m := range []Model{{}, fast} {
-		for _, tc := range tests {
-			t.Run(m.Name()+"/"+tc.name, func(t *testing.T) {
-				j, err := interleave.NewJob(tc.tasks, 5, 4, tc.between, tc.gap, tc.computeN)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, r := range modeltest.Run(t, m, j, 2) {
-					if len(r.Orders) != j.Repeats {
-						t.Errorf("run %d: %d orders; want %d", i, len(r.Orders), j.Repeats)
-					}
-					if got, want := r.PIDs, []int{os.Getpid()}; !slices.Equal(got, want) {
-						t.Errorf("run %d: PIDs %v; want %v", i, got, want)
-					}
-					if got := len(r.TIDs); got != tc.tasks {
-						t.Errorf("run %d: %d distinct TIDs %v; want one per task, %d", i, got, r.TIDs, tc.tasks)
-					}
-					if slices.Contains(r.TIDs, os.Getpid()) {
-						t.Errorf("run %d: a task ran on the main thread (TIDs %v)", i, r.TIDs)
-					}
+		for _, c := range modeltest.InterleaveCases {
+			t.Run(m.Name()+"/"+c.Name, func(t *testing.T) {
+				for i, r := range modeltest.RunInterleave(t, m, c) {
+					onOwnThreads(t, i, r, c.Tasks) // one per task
 				}
 			})
 		}

@@ -1,13 +1,11 @@
 package thread
 
 import (
-	"context"
-	"os"
+	"fmt"
 	"slices"
 	"testing"
-	"time"
 
-	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/workloads/hold"
 	spawnjob "concurrency-lab/experiments/workloads/spawn"
 )
@@ -24,15 +22,13 @@ func TestSpawnColdCreatesNewThreads(t *testing.T) {
 		t.Run(m.Name(), func(t *testing.T) {
 			var seen []int
 			for exec := range 2 {
-				x, tids := startWorkersOf(t, m, j)
-				r := runVerified(t, x, j)
-				closeGone(t, x, tids)
+				x, tids := startThreadsOf(t, m, j)
+				r := modeltest.RunVerified(t, x, j)
+				modeltest.CloseGone(t, x, tids...)
 				if r.Done != workers {
 					t.Errorf("execution %d: Done %d; want %d", exec, r.Done, workers)
 				}
-				if len(r.PIDs) != 1 || r.PIDs[0] != os.Getpid() {
-					t.Errorf("execution %d: PIDs %v; want only this process, %d", exec, r.PIDs, os.Getpid())
-				}
+				modeltest.InThisProcess(t, fmt.Sprintf("execution %d", exec), r)
 				if len(r.TIDs) != workers || !sameInts(r.TIDs, tids) {
 					t.Errorf("execution %d: tasks ran on threads %v; want the %d its Start created, %v", exec, r.TIDs, workers, tids)
 				}
@@ -54,53 +50,25 @@ func TestSpawnWarmReusesThreads(t *testing.T) {
 	j := mustWork(spawnjob.NewJob(workers))
 	for _, m := range []Model{{}, fast} {
 		t.Run(m.Name(), func(t *testing.T) {
-			x, tids := startWorkersOf(t, m, j)
+			x, tids := startThreadsOf(t, m, j)
 			for run := range 3 {
-				r := runVerified(t, x, j)
+				r := modeltest.RunVerified(t, x, j)
 				if r.Done != workers || !sameInts(r.TIDs, tids) {
 					t.Errorf("run %d: Done %d on threads %v; want %d on the Exec's %v", run, r.Done, r.TIDs, workers, tids)
 				}
 			}
-			closeGone(t, x, tids)
+			modeltest.CloseGone(t, x, tids...)
 		})
 	}
 }
 
 func TestSpawnAndHoldStartRefuse(t *testing.T) {
-	for _, w := range []model.Work{
+	modeltest.StartRefuses(t, Model{},
 		spawnjob.Job{Workers: 0},
 		spawnjob.Job{Workers: MaxThreads + 1},
 		hold.Job{Workers: 1, Bytes: 8, Keep: "keep"},
 		hold.Job{Workers: MaxThreads + 1, Bytes: 8, Keep: hold.Hold},
-	} {
-		if x, err := (Model{}).Start(context.Background(), w); err == nil {
-			x.Close()
-			t.Errorf("Start(%+v) succeeded; want an error", w)
-		}
-	}
-}
-
-// startWorkersOf starts m on w (spawn or hold) and returns the Exec with the
-// IDs of the threads its Start created.
-func startWorkersOf(t *testing.T, m Model, w model.Work) (model.Exec, []int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	x, err := m.Start(ctx, w)
-	if err != nil {
-		t.Fatalf("%s: Start(%T): %v", m.Name(), w, err)
-	}
-	var b *base
-	switch x := x.(type) {
-	case *spawnExec:
-		b = x.base
-	case *holdExec:
-		b = x.base
-	default:
-		x.Close()
-		t.Fatalf("Start returned %T", x)
-	}
-	return x, slices.Clone(b.ts.tids)
+	)
 }
 
 // sameInts reports whether a and b hold the same distinct values.

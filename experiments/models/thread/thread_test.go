@@ -3,6 +3,7 @@ package thread
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"slices"
@@ -68,17 +69,7 @@ func TestOneThreadPerWorker(t *testing.T) {
 			t.Run(m.Name()+"/"+tc.name, func(t *testing.T) {
 				rs := modeltest.Run(t, m, tc.work, 2)
 				for i, r := range rs {
-					if got, want := r.PIDs, []int{os.Getpid()}; !slices.Equal(got, want) {
-						t.Errorf("run %d: PIDs %v; want %v", i, got, want)
-					}
-					if got := len(r.TIDs); got != tc.wantTIDs {
-						t.Errorf("run %d: %d distinct TIDs %v; want %d", i, got, r.TIDs, tc.wantTIDs)
-					}
-					// The runtime never ends the main thread; a worker
-					// must not be on it (see spawn).
-					if slices.Contains(r.TIDs, os.Getpid()) {
-						t.Errorf("run %d: a worker ran on the main thread (TIDs %v)", i, r.TIDs)
-					}
+					onOwnThreads(t, i, r, tc.wantTIDs)
 				}
 				if got, want := rs[1].TIDs, rs[0].TIDs; !slices.Equal(got, want) {
 					t.Errorf("second run on threads %v; want the first run's %v (a warm exec reuses its threads)", got, want)
@@ -109,8 +100,8 @@ func TestTenThousandSleepingThreads(t *testing.T) {
 			if got, want := len(tids), 10000; got != want {
 				t.Errorf("Start created %d threads; want %d", got, want)
 			}
-			runVerified(t, x, job)
-			closeGone(t, x, tids)
+			modeltest.RunVerified(t, x, job)
+			modeltest.CloseGone(t, x, tids...)
 		})
 	}
 }
@@ -125,7 +116,7 @@ func TestGILOneHolderAtATime(t *testing.T) {
 			// against a 1 ms interval.
 			job := mustWork(primes.NewJob(20000, workers, primes.Replicate))
 			x, _ := startThreadsOf(t, fast, job)
-			r := runVerified(t, x, job)
+			r := modeltest.RunVerified(t, x, job)
 			if got := len(r.TIDs); got != workers {
 				t.Errorf("%d distinct TIDs; want %d", got, workers)
 			}
@@ -136,7 +127,7 @@ func TestGILOneHolderAtATime(t *testing.T) {
 			if s.DropRequests == 0 || s.ForcedDrops == 0 || s.Switches == 0 {
 				t.Errorf("stats %+v; want drop requests, forced drops and switches (the threads must take turns within a count)", s)
 			}
-			closeGone(t, x, nil)
+			modeltest.CloseGone(t, x)
 		})
 	}
 }
@@ -169,7 +160,7 @@ func TestGILReleasedAroundSleep(t *testing.T) {
 	}()
 	<-holding
 	before := g.Stats()
-	runVerified(t, x, job)
+	modeltest.RunVerified(t, x, job)
 	stop.Store(true)
 	<-done
 	s := g.Stats()
@@ -183,7 +174,7 @@ func TestGILReleasedAroundSleep(t *testing.T) {
 	if s.TakesWhileBlocked == 0 || s.MaxBlocked == 0 {
 		t.Errorf("stats %+v; want the GIL taken while a task slept", s)
 	}
-	closeGone(t, x, nil)
+	modeltest.CloseGone(t, x)
 }
 
 // TestThreadsEndOnClose checks that Close ends the threads that Start created:
@@ -201,17 +192,17 @@ func TestThreadsEndOnClose(t *testing.T) {
 		for _, w := range works {
 			t.Run(m.Name()+"/"+w.name, func(t *testing.T) {
 				x, tids := startThreadsOf(t, m, w.work)
-				r := runVerified(t, x, w.work)
+				r := modeltest.RunVerified(t, x, w.work)
 				for _, tid := range r.TIDs {
 					if !slices.Contains(tids, tid) {
 						t.Errorf("run used thread %d, which is not one of the threads Start created (%v)", tid, tids)
 					}
 				}
 				// The check below can see live threads.
-				if live := threadsOf(t); !subset(tids, live) {
+				if live := modeltest.Threads(t); !subset(tids, live) {
 					t.Fatalf("threads %v are not all in /proc/self/task %v before Close", tids, live)
 				}
-				closeGone(t, x, tids)
+				modeltest.CloseGone(t, x, tids...)
 			})
 		}
 	}
@@ -268,15 +259,8 @@ func TestRunHonoursContext(t *testing.T) {
 		for _, w := range works {
 			t.Run(m.Name()+"/"+w.name, func(t *testing.T) {
 				x, tids := startThreadsOf(t, m, w.work)
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-				defer cancel()
-				if _, err := x.Run(ctx); !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("Run past its deadline: %v; want an error wrapping %v", err, context.DeadlineExceeded)
-				}
-				if _, err := x.Run(context.Background()); err == nil {
-					t.Errorf("Run after a failed Run succeeded; want an error")
-				}
-				closeGone(t, x, tids)
+				modeltest.RunPastDeadline(t, x, 20*time.Millisecond)
+				modeltest.CloseGone(t, x, tids...)
 			})
 		}
 	}
@@ -291,8 +275,8 @@ func TestRunCancelledBeforeStart(t *testing.T) {
 		t.Errorf("Run with a cancelled context: %v; want an error wrapping %v", err, context.Canceled)
 	}
 	// Nothing was handed to the threads, so the Exec is still usable.
-	runVerified(t, x, job)
-	closeGone(t, x, tids)
+	modeltest.RunVerified(t, x, job)
+	modeltest.CloseGone(t, x, tids...)
 }
 
 func mustWork[T any](v T, err error) T {
@@ -318,58 +302,29 @@ func startThreadsOf(t *testing.T, m Model, w model.Work) (model.Exec, []int) {
 		b = x.base
 	case *pipe:
 		b = x.base
+	case *spawnExec:
+		b = x.base
+	case *holdExec:
+		b = x.base
 	default:
+		x.Close()
 		t.Fatalf("Start returned %T", x)
 	}
 	return x, slices.Clone(b.ts.tids)
 }
 
-// runVerified runs x once and verifies the result.
-func runVerified(t *testing.T, x model.Exec, w model.Work) model.Result {
+// onOwnThreads checks that Run number run (r) ran in this process on n
+// distinct threads, none of them the main thread: the runtime never ends
+// the main thread, so a worker must not be on it (see spawn).
+func onOwnThreads(t *testing.T, run int, r model.Result, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	start := time.Now()
-	r, err := x.Run(ctx)
-	if err == nil {
-		err = model.Verify(w, r, time.Since(start))
+	modeltest.InThisProcess(t, fmt.Sprintf("run %d", run), r)
+	if got := len(r.TIDs); got != n {
+		t.Errorf("run %d: %d distinct TIDs %v; want %d", run, got, r.TIDs, n)
 	}
-	if err != nil {
-		x.Close()
-		t.Fatalf("Run: %v", err)
+	if slices.Contains(r.TIDs, os.Getpid()) {
+		t.Errorf("run %d: a worker ran on the main thread (TIDs %v)", run, r.TIDs)
 	}
-	return r
-}
-
-// closeGone closes x and checks that none of tids is still a thread of this
-// process.
-func closeGone(t *testing.T, x model.Exec, tids []int) {
-	t.Helper()
-	if err := x.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	live := threadsOf(t)
-	for _, tid := range tids {
-		if slices.Contains(live, tid) {
-			t.Errorf("thread %d is still in /proc/self/task after Close", tid)
-		}
-	}
-}
-
-// threadsOf lists this process's threads.
-func threadsOf(t *testing.T) []int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tids []int
-	for _, e := range ents {
-		if tid, err := strconv.Atoi(e.Name()); err == nil {
-			tids = append(tids, tid)
-		}
-	}
-	return tids
 }
 
 func subset(a, b []int) bool {

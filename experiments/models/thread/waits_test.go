@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/model/modeltest"
 	"concurrency-lab/experiments/workloads/sleep"
 )
 
@@ -28,10 +29,10 @@ func TestSleepSpans(t *testing.T) {
 			t.Run(m.Name()+"/"+tc.name, func(t *testing.T) {
 				job := mustWork(sleep.NewJob(tc.tasks, tc.workers, d))
 				x, _ := startThreadsOf(t, m, job)
-				defer closeGone(t, x, nil)
+				defer modeltest.CloseGone(t, x)
 				c := sleep.NewClock()
 				before := c.Now()
-				r := runVerified(t, x, job)
+				r := modeltest.RunVerified(t, x, job)
 				after := c.Now()
 				if got := len(r.Waits); got != tc.tasks {
 					t.Fatalf("%d spans for %d tasks", got, tc.tasks)
@@ -74,12 +75,12 @@ func TestPsLentForTheExecsLife(t *testing.T) {
 	if got, want := runtime.GOMAXPROCS(0), base+8; got != want {
 		t.Errorf("GOMAXPROCS %d after a thread-gil Exec started; want %d (thread-gil borrows no P)", got, want)
 	}
-	closeGone(t, g, nil)
-	closeGone(t, a, nil)
+	modeltest.CloseGone(t, g)
+	modeltest.CloseGone(t, a)
 	if got, want := runtime.GOMAXPROCS(0), base+5; got != want {
 		t.Errorf("GOMAXPROCS %d with the 5-thread Exec left; want %d", got, want)
 	}
-	closeGone(t, b, nil)
+	modeltest.CloseGone(t, b)
 	if got := runtime.GOMAXPROCS(0); got != base {
 		t.Errorf("GOMAXPROCS %d after every Exec closed; want %d", got, base)
 	}

@@ -383,26 +383,50 @@ async def aunit_spawn():
 
 # hold: worker w's result is the little-endian word ((w+1) * 0x9E3779B97F4A7C15)
 # mod 2**64 repeated to nbytes (the last copy cut short); consuming it is its
-# CRC-32 (zlib's: IEEE), the result dropped.
+# CRC-32 (zlib's: IEEE), the result dropped. With results=one-at-a-time (the
+# article's fix) a worker returns only its index w, and the consumer makes
+# result w itself as each index arrives (consume_hold_one), digests it and
+# drops it before it takes the next.
 
 _U64 = (1 << 64) - 1
 
 
-def unit_hold(w, nbytes):
-    pid, tid = os.getpid(), threading.get_native_id()
+def hold_result(w, nbytes):
+    """Worker w's result: a new bytes object, every byte written."""
     word = struct.pack("<Q", ((w + 1) * 0x9E3779B97F4A7C15) & _U64)
     if nbytes % 8:
-        return pid, tid, (word * (nbytes // 8 + 1))[:nbytes]
-    return pid, tid, word * (nbytes // 8)
+        return (word * (nbytes // 8 + 1))[:nbytes]
+    return word * (nbytes // 8)
+
+
+def unit_hold(w, nbytes):
+    return os.getpid(), threading.get_native_id(), hold_result(w, nbytes)
 
 
 async def aunit_hold(w, nbytes):
     return unit_hold(w, nbytes)
 
 
+def unit_hold_index(w, nbytes):
+    """one-at-a-time: what the result is made from, its index, only."""
+    return os.getpid(), threading.get_native_id(), w
+
+
+async def aunit_hold_index(w, nbytes):
+    return unit_hold_index(w, nbytes)
+
+
 def consume_hold(out):
     """(pid, tid, result) -> (pid, tid, digest): the result is dropped."""
     return out[0], out[1], zlib.crc32(out[2])
+
+
+def consume_hold_one(nbytes):
+    """one-at-a-time's consumer: (pid, tid, w) -> (pid, tid, digest), result
+    w made here, by the consumer, and dropped before the next."""
+    def consume(out):
+        return out[0], out[1], zlib.crc32(hold_result(out[2], nbytes))
+    return consume
 
 
 # convoy: one I/O worker (the last unit) makes ops blocking waits of io
@@ -581,8 +605,8 @@ class Plan:
     def __init__(self, cfg):
         self.workload = w = cfg["workload"]
         # consume: applied to each unit's output as it arrives (hold's
-        # release); finish: to all the outputs once every unit is done, still
-        # inside the timed region (hold's hold).
+        # release and one-at-a-time); finish: to all the outputs once every
+        # unit is done, still inside the timed region (hold's hold).
         self.consume = self.finish = None
         if w == "primes":
             self.args = list(cfg["ranges"])
@@ -624,6 +648,14 @@ class Plan:
             self.fn = {"thread": [unit_hold] * wk, "process": [unit_hold] * wk, "loop": [aunit_hold] * wk}
             if cfg["results"] == "release":
                 self.consume = consume_hold
+            elif cfg["results"] == "one-at-a-time":
+                # The workers return their indexes; the consumer (the main
+                # thread, the parent, on the loop the code that awaits each
+                # unit, as for release) makes each result as its index
+                # arrives: one result alive at a time.
+                self.fn = {"thread": [unit_hold_index] * wk, "process": [unit_hold_index] * wk,
+                           "loop": [aunit_hold_index] * wk}
+                self.consume = consume_hold_one(b)
             else:
                 self.finish = lambda outs: [consume_hold(o) for o in outs]
         elif w == "convoy":
@@ -1009,8 +1041,8 @@ def _collect_conns(conns, any_order, consume=None):
     order: one blocking read each, the cheapest. Pipeline nodes depend on
     each other -- a failing sink leaves its upstream blocked -- so their
     replies are taken as they come, to fail at the first error; so are
-    outputs to consume as they arrive (hold's release), consume replacing
-    each reply's output."""
+    outputs to consume as they arrive (hold's release and one-at-a-time),
+    consume replacing each reply's output."""
     out = [None] * len(conns)
     if not any_order:
         for i, c in enumerate(conns):
@@ -2327,7 +2359,7 @@ def parse_args(argv):
     elif w == "hold":
         cfg["workers"] = _uint("workers", kv["workers"], 1)
         cfg["result_bytes"] = _uint("result_bytes", kv["result_bytes"], 8)
-        cfg["results"] = _oneof("results", kv["results"], ("hold", "release"))
+        cfg["results"] = _oneof("results", kv["results"], ("hold", "release", "one-at-a-time"))
     elif w == "convoy":
         cfg["ops"] = _uint("ops", kv["ops"], 1)
         cfg["io_ns"] = _uint("io_ns", kv["io_ns"], 1)

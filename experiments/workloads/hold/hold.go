@@ -1,8 +1,11 @@
 // Package hold is the article's memory lesson: many workers that each
 // produce a large result. Collected into a list until every worker is done
 // (the article's executor.map over a function returning the whole JSON),
-// every result is alive at once; consumed as each arrives and dropped, only
-// a few are.
+// every result is alive at once. Consumed as each arrives and dropped, fewer
+// may be, but only if the workers do not all build theirs at once. The
+// article's fix makes only one alive at a time: the workers return what a
+// result is made from (there, the HTTP response), and the consumer makes
+// each result (there, .json()), consumes it and drops it before the next.
 package hold
 
 import (
@@ -19,12 +22,17 @@ const (
 	// Release: each result is consumed as soon as it is produced and
 	// dropped; only its digest is kept.
 	Release = "release"
+	// OneAtATime: the article's fix. Each worker returns only what its
+	// result is made from (its index); the consumer makes the result
+	// (Produce into a new buffer), consumes it and drops it before it
+	// makes the next.
+	OneAtATime = "one-at-a-time"
 )
 
 // Job is Workers workers that each produce a result of Bytes bytes.
 type Job struct {
 	Workers, Bytes int
-	Keep           string // Hold or Release
+	Keep           string // Hold, Release or OneAtATime
 	// Want is the Sum of the digests of every worker's result, which an
 	// execution must consume.
 	Want uint64
@@ -37,8 +45,8 @@ func NewJob(workers, bytes int, keep string) (Job, error) {
 		return Job{}, fmt.Errorf("hold: workers = %d; want ≥ 1", workers)
 	case bytes < 8:
 		return Job{}, fmt.Errorf("hold: result_bytes = %d; want ≥ 8", bytes)
-	case keep != Hold && keep != Release:
-		return Job{}, fmt.Errorf("hold: results = %q; want %q or %q", keep, Hold, Release)
+	case keep != Hold && keep != Release && keep != OneAtATime:
+		return Job{}, fmt.Errorf("hold: results = %q; want %q, %q or %q", keep, Hold, Release, OneAtATime)
 	}
 	j := Job{Workers: workers, Bytes: bytes, Keep: keep}
 	j.Want = j.want()
