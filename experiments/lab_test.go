@@ -137,7 +137,7 @@ func benchCell(b *testing.B, c matrix.Cell) {
 		b.ReportMetric(float64(interleave.LongestRun(s.Orders)), "longest-run")
 		// The orders themselves, as a comment line that benchfmt (and
 		// benchstat) skip and the lab keeps with the result that follows.
-		fmt.Printf("%s %s %s\n", interleave.RawPrefix, c.Name(), strings.Join(interleave.Counts(s.Orders), " "))
+		fmt.Println(ordersLine(c.Name(), interleave.Counts(s.Orders)))
 	case "convoy":
 		b.ReportMetric(float64(s.P50.Nanoseconds()), "p50-ns")
 		b.ReportMetric(float64(s.P99.Nanoseconds()), "p99-ns")
@@ -155,8 +155,46 @@ func benchCell(b *testing.B, c matrix.Cell) {
 	}
 }
 
+// maxOrdersLine bounds the orders line: benchfmt reads bench.txt with a
+// bufio.Scanner whose longest line is 64 KiB, so a longer line would make
+// the whole file unreadable.
+const maxOrdersLine = 60000
+
+// ordersLine is the line that keeps a cell's orders (interleave.Counts) in
+// bench.txt, cut to maxOrdersLine bytes: the orders that do not fit are
+// counted in a last "+N" field (the distinct count is the orders metric).
+func ordersLine(cell string, counts []string) string {
+	var b strings.Builder
+	b.WriteString(interleave.RawPrefix + " " + cell)
+	for i, c := range counts {
+		if b.Len()+1+len(c) > maxOrdersLine-16 {
+			fmt.Fprintf(&b, " +%d", len(counts)-i)
+			break
+		}
+		b.WriteString(" " + c)
+	}
+	return b.String()
+}
+
 // nopTimer stands in for the benchmark's timer during warm-up executions.
 type nopTimer struct{}
 
 func (nopTimer) StartTimer() {}
 func (nopTimer) StopTimer()  {}
+
+// TestOrdersLineFitsBenchfmt: however many long orders a cell has, its line
+// stays within what benchfmt reads, and what was cut is counted.
+func TestOrdersLineFitsBenchfmt(t *testing.T) {
+	long := strings.Repeat("AB", 13000) // 26 tasks × 1000 events
+	counts := []string{long + "×1", strings.Repeat("BA", 13000) + "×1", strings.Repeat("AABB", 6500) + "×2"}
+	line := ordersLine("interleave/x", counts)
+	if len(line) > maxOrdersLine {
+		t.Errorf("orders line of %d bytes; want ≤ %d", len(line), maxOrdersLine)
+	}
+	if !strings.HasPrefix(line, interleave.RawPrefix+" interleave/x "+long) || !strings.HasSuffix(line, " +1") {
+		t.Errorf("orders line = %.80q…%q; want the first two orders and \" +1\"", line, line[len(line)-10:])
+	}
+	if short := ordersLine("c", []string{"AB×3", "BA×1"}); short != interleave.RawPrefix+" c AB×3 BA×1" {
+		t.Errorf("orders line = %q", short)
+	}
+}

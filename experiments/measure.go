@@ -285,10 +285,14 @@ func execute(ctx context.Context, c matrix.Cell, m model.Model, w model.Work, x 
 	e.elapsed = time.Since(t0)
 	t.StopTimer()
 	if e.r.Timed > 0 && load == nil {
-		// The driver's own clock, around the work alone. Not for the echo
-		// workload: the load generator is let go by this process, and a
-		// warm driver may serve the first connections before it reads
-		// its run command, so this clock, around both, is the truth.
+		// The work's own clock: an external runtime's driver around the
+		// work alone, or a Go convoy's I/O worker around its operations
+		// (a Go model's cold start-up is then left out, as a driver's
+		// cold convoy leaves it out: the cell's time is the I/O
+		// worker's). Not for the echo workload: the load generator is
+		// let go by this process, and a warm driver may serve the first
+		// connections before it reads its run command, so this clock,
+		// around both, is the truth.
 		runTime, e.elapsed = e.r.Timed, e.r.Timed
 	}
 	if g, ok := x.(gilExec); ok && g.GIL() != nil { // the thread model without one answers nil

@@ -508,6 +508,9 @@ func (c *checker) capacity(at string, x Experiment) {
 		need = maxInt(x.Values("tasks"))
 	case "convoy":
 		need = maxInt(x.Values("cpu_workers")) + 1
+	case "blocking":
+		// The loop and its pool: one thread per task when pool is 0.
+		need = max(maxInt(x.Values("pool")), maxInt(x.Values("tasks"))) + 1
 	}
 	for _, name := range x.Models {
 		m, _ := findModel(name)

@@ -84,8 +84,8 @@ var workloads = []workloadSpec{
 	}},
 	{name: "interleave", params: []param{
 		{key: "tasks", def: "2", kind: intKind, check: between(2, 26), doc: "tasks run side by side, each emitting its events"},
-		{key: "events", def: "10", kind: intKind, check: between(1, 10000), doc: "numbered events per task"},
-		{key: "repeats", def: "20", kind: intKind, check: between(1, 10000), doc: "times the tasks are run per execution; the orders are compared across them"},
+		{key: "events", def: "10", kind: intKind, check: between(1, 1000), doc: "numbered events per task"},
+		{key: "repeats", def: "20", kind: intKind, check: between(1, 1000), doc: "times the tasks are run per execution; the orders are compared across them"},
 		{key: "between", def: "wait", kind: stringKind, check: oneOf("wait", "compute"),
 			doc: "between two events a task waits gap_us (the article's sleep) or counts the primes in [2, compute_n]"},
 		{key: "gap_us", def: "1000", kind: intKind, check: atLeast(0), doc: "the wait between two events, µs"},

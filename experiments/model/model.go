@@ -119,9 +119,11 @@ type Result struct {
 	// CPU workers completed and checked (convoy.Job.CheckChunk).
 	Chunks int
 	// Timed, when not zero, is the Run's own measurement of its timed
-	// region: an external runtime's driver times the work inside the
-	// interpreter (see SelfTimed), and the caller uses it instead of its
-	// own clock.
+	// region, which the caller uses instead of its own clock: an external
+	// runtime's driver times the work inside the interpreter (see
+	// SelfTimed), and for the convoy workload every model returns the I/O
+	// worker's own time, from just before its first blocking wait until
+	// it ran again after its last (see package convoy).
 	Timed time.Duration
 	// Early is how much sooner than asked a wait may end in the runtime
 	// that ran the work, by the design of its timers: 0 for every model

@@ -26,8 +26,7 @@ type pair struct{ a, b *rundir.Cell }
 // parameters ignore lists, ordered by the integer value of size (the largest
 // first); cells of different experiments are never paired.
 func pairs(d *rundir.Dir, workload, model, runtime, unit, key, va, vb, size string, ignore ...string) []pair {
-	type half struct{ a, b *rundir.Cell }
-	found := map[string]*half{}
+	found := map[string]*pair{}
 	var order []string
 	for i := range d.Summary.Cells {
 		c := &d.Summary.Cells[i]
@@ -47,7 +46,7 @@ func pairs(d *rundir.Dir, workload, model, runtime, unit, key, va, vb, size stri
 		id := c.Experiment + "|" + strings.Join(rest, "/")
 		h := found[id]
 		if h == nil {
-			h = &half{}
+			h = &pair{}
 			found[id] = h
 			order = append(order, id)
 		}
@@ -60,7 +59,7 @@ func pairs(d *rundir.Dir, workload, model, runtime, unit, key, va, vb, size stri
 	var out []pair
 	for _, id := range order {
 		if h := found[id]; h.a != nil && h.b != nil {
-			out = append(out, pair{h.a, h.b})
+			out = append(out, *h)
 		}
 	}
 	slices.SortStableFunc(out, func(x, y pair) int { return intParam(y.a, size) - intParam(x.a, size) })
@@ -81,14 +80,8 @@ func intParam(c *rundir.Cell, key string) int {
 func judgeInterleave(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	var out []Comparison
 	for _, rt := range runtimesOf(d) {
-		cells, _ := together(d, []string{"interleave"},
-			want{"interleave", "loop", map[string]string{"between": "wait"}, "orders", rt},
-			want{"interleave", "thread", map[string]string{"between": "wait"}, "orders", rt})
-		if cells == nil {
-			continue
-		}
-		loop, thread := cells[0], cells[1]
-		if !sameParams(loop, thread) {
+		loop, thread := likeCells(d, "interleave", rt, "orders", "loop", "thread", map[string]string{"between": "wait"})
+		if loop == nil {
 			continue
 		}
 		reps := loop.Params["repeats"]
@@ -121,8 +114,27 @@ func judgeInterleave(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	return out, nil
 }
 
-// sameParams reports whether two cells agree on every parameter.
-func sameParams(a, b *rundir.Cell) bool { return maps.Equal(a.Params, b.Params) }
+// likeCells finds the first cell of model ma and a cell of model mb, in one
+// experiment of run d, of workload and runtime, usable on unit, with the
+// values params asks for and otherwise the same parameters; nil, nil when
+// there are none.
+func likeCells(d *rundir.Dir, workload, runtime, unit, ma, mb string, params map[string]string) (a, b *rundir.Cell) {
+	w := want{workload, ma, params, unit, runtime}
+	v := want{workload, mb, params, unit, runtime}
+	for i := range d.Summary.Cells {
+		a := &d.Summary.Cells[i]
+		if !w.match(a) {
+			continue
+		}
+		for j := range d.Summary.Cells {
+			b := &d.Summary.Cells[j]
+			if v.match(b) && b.Experiment == a.Experiment && maps.Equal(a.Params, b.Params) {
+				return a, b
+			}
+		}
+	}
+	return nil, nil
+}
 
 // judgeBlocking is claim 8, per runtime: the most tasks with both variants
 // and a pool of at least one thread per task. The loop-only time over
@@ -219,7 +231,7 @@ func judgeSpawn(d *rundir.Dir, o Options) ([]Comparison, []string) {
 func judgeHold(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	var out []Comparison
 	for _, rt := range runtimesOf(d) {
-		if c, ok := holdRatio(d, o, rt, "thread"); ok {
+		if c, ok := holdRatio(d, o, rt); ok {
 			out = append(out, c)
 		}
 	}
@@ -229,9 +241,9 @@ func judgeHold(d *rundir.Dir, o Options) ([]Comparison, []string) {
 	return out, nil
 }
 
-// holdRatio is claim 12's comparison on one runtime's model.
-func holdRatio(d *rundir.Dir, o Options, rt, model string) (Comparison, bool) {
-	ps := pairs(d, "hold", model, rt, "peak-rss-B", "results", "one-at-a-time", "hold", "workers")
+// holdRatio is claim 12's comparison on one runtime's threads.
+func holdRatio(d *rundir.Dir, o Options, rt string) (Comparison, bool) {
+	ps := pairs(d, "hold", "thread", rt, "peak-rss-B", "results", "one-at-a-time", "hold", "workers")
 	if len(ps) == 0 {
 		return Comparison{}, false
 	}
@@ -240,19 +252,19 @@ func holdRatio(d *rundir.Dir, o Options, rt, model string) (Comparison, bool) {
 	if w <= 0 || bytes <= 0 {
 		return Comparison{}, false
 	}
-	rel, hld := p.a.Metrics["peak-rss-B"].Stats, p.b.Metrics["peak-rss-B"].Stats
+	one, hld := p.a.Metrics["peak-rss-B"].Stats, p.b.Metrics["peak-rss-B"].Stats
 	unit := float64(w) * float64(bytes)
 	c := Comparison{
-		What:    fmt.Sprintf("%s%s, %d workers of %d B: (peak RSS holding every result − one at a time) / workers / result_bytes", runtimeLabel(rt), model, w, bytes),
+		What:    fmt.Sprintf("%sthread, %d workers of %d B: (peak RSS holding every result − one at a time) / workers / result_bytes", runtimeLabel(rt), w, bytes),
 		A:       quantity("one at a time", p.a, "peak-rss-B"),
 		B:       quantity("hold", p.b, "peak-rss-B"),
 		Runtime: rt,
 	}
-	if rel.CILo == nil || hld.CILo == nil {
+	if one.CILo == nil || hld.CILo == nil {
 		c.Rule, c.Verdict = "needs both medians' CIs", Inconclusive
 		return c, true
 	}
-	r := stats.Ratio{Point: (hld.Median - rel.Median) / unit, Lo: (*hld.CILo - *rel.CIHi) / unit, Hi: (*hld.CIHi - *rel.CILo) / unit, Confidence: o.Level()}
+	r := stats.Ratio{Point: (hld.Median - one.Median) / unit, Lo: (*hld.CILo - *one.CIHi) / unit, Hi: (*hld.CIHi - *one.CILo) / unit, Confidence: o.Level()}
 	c.Ratio = &r
 	c.judge(o.Margins.Hold)
 	return c, true

@@ -18,6 +18,15 @@ func interleaves(rt string, loop, thread []float64) []rundir.Cell {
 	return []rundir.Cell{l, t}
 }
 
+// lonely is an interleave loop cell (start=cold) with no thread cell of its
+// parameters, that varied: it must not be judged.
+func lonely() rundir.Cell {
+	p := map[string]string{"tasks": "2", "events": "10", "repeats": "20", "between": "wait", "gap_us": "1000", "start": "cold"}
+	c := cell("interleave", "interleave", "loop", p, map[string][]float64{"orders": {2, 2, 2, 2, 2, 2, 2, 2}})
+	c.Runtime = "go"
+	return c
+}
+
 // blockings is the blocking cells of the loop: 10 tasks blocking 20 ms and
 // waiting 20 ms, on the loop (none s) and offloaded to a pool of pool
 // threads (pooled s).
@@ -76,6 +85,7 @@ func TestWorkerClaims(t *testing.T) {
 		{"7 does not hold: threads always one order", 7, interleaves("go", ones, ones), DoesNotHold},
 		{"7 does not hold: the loop varied once", 7, interleaves("go", []float64{1, 1, 2, 1, 1, 1, 1, 1}, many), DoesNotHold},
 		{"7 inconclusive: threads varied in one sample of eight", 7, interleaves("go", ones, []float64{1, 1, 1, 2, 1, 1, 1, 1}), Inconclusive},
+		{"7 pairs like cells: a loop cell without a thread partner is passed over", 7, append([]rundir.Cell{lonely()}, interleaves("go", ones, many)...), Holds},
 		{"7 does not hold in one runtime of two", 7, append(interleaves("go", ones, many), interleaves("cpython", ones, ones)...), DoesNotHold},
 
 		{"8 holds: loop-only 10 × 20 ms, offloaded 40 ms", 8, blockings(0.205, 0.041, 0), Holds},

@@ -166,6 +166,13 @@ func poolSize(c matrix.Cell) int {
 		return c.Int("tasks")
 	case "convoy":
 		return c.Int("cpu_workers") + 1
+	case "blocking":
+		if c.Value("offload") == "pool" {
+			if p := c.Int("pool"); p > 0 {
+				return p + 1
+			}
+			return c.Int("tasks") + 1
+		}
 	}
 	return 1
 }

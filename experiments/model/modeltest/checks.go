@@ -40,6 +40,20 @@ func WantChunks(t testing.TB, what string, r model.Result, cpu, least int) {
 	}
 }
 
+// CheckConvoyTimed checks a convoy Run's own time (r.Timed, the I/O
+// worker's, from before its first wait until after its last): at least its
+// Ops waits of IOWait one after another (less the runtime's early), a
+// physical bound, and within the Run's elapsed, measured around it by the
+// caller. what names the Run in errors.
+func CheckConvoyTimed(t testing.TB, what string, j convoy.Job, r model.Result, elapsed time.Duration) {
+	t.Helper()
+	least := time.Duration(j.Ops)*j.IOWait - time.Duration(j.Ops)*r.Early
+	if r.Timed < least || r.Timed > elapsed {
+		t.Errorf("%s: the I/O worker's time %v; want at least its %d waits of %v (%v) and at most the Run's %v",
+			what, r.Timed, j.Ops, j.IOWait, least, elapsed)
+	}
+}
+
 // InterleaveCase is an interleave job of a model's tests, but for its
 // events and repeats.
 type InterleaveCase struct {
@@ -71,8 +85,9 @@ func (c InterleaveCase) Job(t testing.TB, events, repeats int) interleave.Job {
 }
 
 // RunInterleave runs c's job (5 events per task, 4 repeats) on m, twice on
-// one Exec (Run verifies every result), checks that every Run logged one
-// order per repeat, and returns the results. How many distinct orders the
+// one Exec, verifies every result (model.Verify, as the lab does: Run does
+// not), checks that every Run logged one order per repeat, and returns the
+// results. How many distinct orders the
 // model produces is the measurement: not asserted.
 func RunInterleave(t testing.TB, m model.Model, c InterleaveCase) []model.Result {
 	t.Helper()
@@ -86,20 +101,25 @@ func RunInterleave(t testing.TB, m model.Model, c InterleaveCase) []model.Result
 	return rs
 }
 
-// RunVerified runs x once on w and verifies the result; if either fails, it
-// closes x and ends the test.
+// RunVerified runs x once on w and verifies the result (and a convoy's
+// Timed, CheckConvoyTimed); if the Run or model.Verify fails, it closes x
+// and ends the test.
 func RunVerified(t testing.TB, x model.Exec, w model.Work) model.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	start := time.Now()
 	r, err := x.Run(ctx)
+	elapsed := time.Since(start)
 	if err == nil {
-		err = model.Verify(w, r, time.Since(start))
+		err = model.Verify(w, r, elapsed)
 	}
 	if err != nil {
 		x.Close()
 		t.Fatalf("Run: %v", err)
+	}
+	if j, ok := w.(convoy.Job); ok {
+		CheckConvoyTimed(t, "Run", j, r, elapsed)
 	}
 	return r
 }

@@ -7,6 +7,7 @@ package modeltest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"concurrency-lab/experiments/model"
+	"concurrency-lab/experiments/workloads/convoy"
 	"concurrency-lab/experiments/workloads/echo"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
@@ -63,9 +65,13 @@ func Run(t testing.TB, m model.Model, w model.Work, reps int) []model.Result {
 			x.Close()
 			t.Fatalf("%s: Run %d of %T: %v", m.Name(), i, w, err)
 		}
-		if err := model.Verify(w, r, time.Since(start)); err != nil {
+		elapsed := time.Since(start)
+		if err := model.Verify(w, r, elapsed); err != nil {
 			x.Close()
 			t.Fatalf("%s: Run %d of %T: %v", m.Name(), i, w, err)
+		}
+		if j, ok := w.(convoy.Job); ok {
+			CheckConvoyTimed(t, fmt.Sprintf("%s: Run %d", m.Name(), i), j, r, elapsed)
 		}
 		if len(r.PIDs) == 0 || len(r.TIDs) == 0 {
 			t.Errorf("%s: Run %d of %T recorded PIDs %v, TIDs %v; want the workers' IDs", m.Name(), i, w, r.PIDs, r.TIDs)

@@ -14,8 +14,8 @@ import (
 // startHold starts the job's Workers goroutines, which each Run sets to
 // produce one result each; Close ends them.
 func startHold(ctx context.Context, j hold.Job) (model.Exec, error) {
-	if j.Workers < 1 || j.Bytes < 8 || (j.Keep != hold.Hold && j.Keep != hold.Release && j.Keep != hold.OneAtATime) {
-		return nil, fmt.Errorf("goroutine: hold job of %d workers × %d bytes, results %q; build it with hold.NewJob", j.Workers, j.Bytes, j.Keep)
+	if err := j.Check(); err != nil {
+		return nil, fmt.Errorf("goroutine: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("goroutine: start: %w", err)
@@ -51,7 +51,8 @@ type produced struct {
 // goroutine sends only its index, and the collector makes each result as
 // its index arrives (a new buffer, every byte written), digests it and
 // drops it before it takes the next: one result is alive at the peak, plus
-// what the runtime has not yet collected of those dropped.
+// what the runtime has not yet collected of those dropped. The collector is
+// a hold.Consumer.
 func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 	if err := x.usable(ctx, "hold"); err != nil {
 		return model.Result{}, err
@@ -67,41 +68,25 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 		}
 		results <- produced{i, buf, unix.Gettid()}
 	})
-	var kept [][]byte // hold.Hold: every result, until the last arrives
-	if j.Keep == hold.Hold {
-		kept = make([][]byte, 0, n)
-	}
-	digests := make([]uint64, 0, n)
+	c := j.NewConsumer()
 	var ids model.IDs
 	pid := os.Getpid()
 	for range n {
 		select {
 		case r := <-results:
 			ids.Add(pid, r.tid)
-			switch j.Keep {
-			case hold.Hold:
-				kept = append(kept, r.buf)
-			case hold.Release:
-				digests = append(digests, hold.Digest(r.buf))
-			default: // hold.OneAtATime: make it, digest it, drop it
-				buf := make([]byte, j.Bytes)
-				hold.Produce(buf, r.w)
-				digests = append(digests, hold.Digest(buf))
+			if j.Keep == hold.OneAtATime {
+				c.Make(r.w, nil) // make it, digest it, drop it
+			} else {
+				c.Take(r.buf)
 			}
 		case <-ctx.Done():
 			x.failed = ctx.Err()
 			return model.Result{}, fmt.Errorf("goroutine: hold: %w", ctx.Err())
 		}
 	}
-	for k, buf := range kept {
-		digests = append(digests, hold.Digest(buf))
-		kept[k] = nil
-	}
-	res := model.Result{Done: len(digests), Digest: hold.Sum(digests)}
-	if err := j.Verify(res.Digest, res.Done); err != nil {
-		x.failed = err
-		return model.Result{}, fmt.Errorf("goroutine: %w", err)
-	}
+	var res model.Result
+	res.Done, res.Digest = c.Finish()
 	ids.Fill(&res.Usage)
 	return res, nil
 }

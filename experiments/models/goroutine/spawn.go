@@ -17,8 +17,8 @@ import (
 // prices: a warm cell has them before its timer starts (a pool), a cold
 // cell's timed region covers this Start and the Close that joins them.
 func startSpawn(ctx context.Context, j spawn.Job) (model.Exec, error) {
-	if j.Workers < 1 {
-		return nil, fmt.Errorf("goroutine: spawn job of %d workers; build it with spawn.NewJob", j.Workers)
+	if err := j.Check(); err != nil {
+		return nil, fmt.Errorf("goroutine: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("goroutine: start: %w", err)
@@ -29,7 +29,8 @@ func startSpawn(ctx context.Context, j spawn.Job) (model.Exec, error) {
 // crew is a fixed set of goroutines, goroutine i running task(i) for every
 // task it is handed: each has a channel of its own, so that a Run reaches
 // every one of them exactly once (a shared queue would let a quick goroutine
-// take a second task before a slow one had its first).
+// take a second task before a slow one had its first). The spawn, hold,
+// interleave and convoy execs run on one.
 type crew struct {
 	in     []chan func(int) // goroutine i's tasks; closed by Close
 	done   sync.WaitGroup   // the goroutines
@@ -73,7 +74,8 @@ func (c *crew) usable(ctx context.Context, what string) error {
 	return nil
 }
 
-// Close ends the goroutines once they have finished the task in hand.
+// Close ends the goroutines once they have finished the task in hand. It is
+// safe to call more than once.
 func (c *crew) Close() error {
 	if c.in != nil {
 		for _, in := range c.in {
@@ -112,10 +114,6 @@ func (x *spawnExec) Run(ctx context.Context) (model.Result, error) {
 			x.failed = ctx.Err()
 			return model.Result{}, fmt.Errorf("goroutine: spawn: %w", ctx.Err())
 		}
-	}
-	if err := x.job.Verify(res.Done); err != nil {
-		x.failed = err
-		return model.Result{}, fmt.Errorf("goroutine: %w", err)
 	}
 	ids.Fill(&res.Usage)
 	return res, nil

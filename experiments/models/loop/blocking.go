@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"concurrency-lab/experiments/internal/osthread"
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/workloads/blocking"
 )
@@ -19,10 +20,8 @@ import (
 // executor, a ThreadPoolExecutor). The pool is created here, so a warm cell
 // has it before its timer starts and a cold one pays for it; Close stops it.
 func startBlocking(j blocking.Job) (model.Exec, error) {
-	if j.Tasks < 1 || j.Block < 0 || j.Wait < 0 || (j.Offload != blocking.None && j.Offload != blocking.Pool) ||
-		(j.Offload == blocking.Pool && j.PoolSize < 1) {
-		return nil, fmt.Errorf("loop: blocking job of %d tasks, block %v, wait %v, offload %q to %d threads; build it with blocking.NewJob",
-			j.Tasks, j.Block, j.Wait, j.Offload, j.PoolSize)
+	if err := j.Check(); err != nil {
+		return nil, fmt.Errorf("loop: %w", err)
 	}
 	l, err := New()
 	if err != nil {
@@ -62,7 +61,7 @@ func (x *blockingExec) tasks(g *Group) func(*model.Result) {
 		g.Go(func(t *Task) error {
 			if x.pool == nil {
 				x.blockTIDs[k] = unix.Gettid()
-				if err := blockFor(j.Block); err != nil {
+				if err := osthread.Nanosleep(j.Block); err != nil {
 					return fmt.Errorf("task %d: the blocking call: %w", k, err)
 				}
 			} else {
@@ -82,18 +81,13 @@ func (x *blockingExec) tasks(g *Group) func(*model.Result) {
 	return func(res *model.Result) { res.Done = x.done }
 }
 
-// Run runs the tasks once and checks that every one completed. Result.Usage
-// holds the loop thread (every task ran there) and, offloaded, the pool
-// threads that made blocking calls.
+// Run runs the tasks once; Result.Done counts those that completed both
+// steps. Result.Usage holds the loop thread (every task ran there) and,
+// offloaded, the pool threads that made blocking calls.
 func (x *blockingExec) Run(ctx context.Context) (model.Result, error) {
-	start := time.Now()
 	res, err := x.x.Run(ctx)
 	if err != nil {
 		return model.Result{}, err
-	}
-	if err := x.job.Verify(res.Done, time.Since(start)); err != nil {
-		x.x.failed = err
-		return model.Result{}, fmt.Errorf("loop: %w", err)
 	}
 	var ids model.IDs
 	pid := x.x.l.pid
@@ -183,7 +177,7 @@ func (p *blockingPool) serve(tids chan<- int) {
 	tid := unix.Gettid()
 	tids <- tid
 	for c := range p.calls {
-		err := blockFor(c.d)
+		err := osthread.Nanosleep(c.d)
 		// ErrClosed: the loop is gone and nobody awaits the result.
 		_ = p.l.Submit(func() { c.f.Set(tid, err) })
 	}
@@ -208,49 +202,9 @@ func (p *blockingPool) close() error {
 	p.once.Do(func() {
 		close(p.calls)
 		p.exited.Wait()
-		p.err = waitPoolGone(p.tids)
+		if err := osthread.WaitGone(threadExitTimeout, p.tids...); err != nil {
+			p.err = fmt.Errorf("loop: the blocking pool: %w", err)
+		}
 	})
 	return p.err
-}
-
-// waitPoolGone waits until none of tids is a thread of this process any
-// more: a locked goroutine's return ends its thread a moment later (see
-// Loop.waitThreadExit).
-func waitPoolGone(tids []int) error {
-	pid := unix.Getpid()
-	deadline := time.Now().Add(threadExitTimeout)
-	for _, tid := range tids {
-		for pause := 10 * time.Microsecond; ; pause = min(2*pause, time.Millisecond) {
-			err := unix.Tgkill(pid, tid, 0)
-			if errors.Is(err, unix.ESRCH) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("loop: pool thread %d: tgkill: %w", tid, err)
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("loop: pool thread %d still exists %v after the pool stopped", tid, threadExitTimeout)
-			}
-			time.Sleep(pause)
-		}
-	}
-	return nil
-}
-
-// blockFor is the blocking call (the article's time.sleep): it blocks the
-// calling thread in the kernel for d, resuming with the time left when a
-// signal interrupts it (the Go runtime sends some, for preemption).
-func blockFor(d time.Duration) error {
-	ts := unix.NsecToTimespec(d.Nanoseconds())
-	for {
-		var rem unix.Timespec
-		err := unix.Nanosleep(&ts, &rem)
-		if !errors.Is(err, unix.EINTR) {
-			if err != nil {
-				return fmt.Errorf("nanosleep: %w", err)
-			}
-			return nil
-		}
-		ts = rem
-	}
 }

@@ -1,7 +1,6 @@
 package loop
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -26,35 +25,23 @@ import (
 // is seen only when the task yields, and the I/O task is resumed in the
 // loop's next pass after the tasks that yielded before it, so each
 // operation may wait up to one chunk of every CPU task.
+//
+// A Run's Result.Timed is the I/O task's own time, from just before it arms
+// its first timer until it runs again after its last (see package convoy):
+// not the CPU tasks' first chunks before it starts, nor their last chunk
+// after it is done.
 func startConvoy(j convoy.Job) (model.Exec, error) {
-	if _, err := convoy.NewJob(j.Ops, j.IOWait, j.CPUWorkers, j.ChunkN); err != nil {
+	if err := j.Check(); err != nil {
 		return nil, fmt.Errorf("loop: %w", err)
 	}
 	l, err := New()
 	if err != nil {
 		return nil, err
 	}
-	return &convoyExec{exec: &exec{l: l, spawn: convoyTasks(j)}, job: j}, nil
+	return &exec{l: l, spawn: convoyTasks(j)}, nil
 }
 
-// convoyExec is a loop running the convoy's tasks; its Run verifies the
-// result.
-type convoyExec struct {
-	*exec
-	job convoy.Job
-}
-
-func (x *convoyExec) Run(ctx context.Context) (model.Result, error) {
-	res, err := x.exec.Run(ctx)
-	if err != nil {
-		return model.Result{}, err
-	}
-	if err := x.job.Verify(res.Latencies, res.Chunks, res.Early); err != nil {
-		return model.Result{}, fmt.Errorf("loop: %w", err)
-	}
-	return res, nil
-}
-
+// convoyTasks starts one Run's tasks (see startConvoy).
 func convoyTasks(j convoy.Job) func(*Group) func(*model.Result) {
 	return func(g *Group) func(*model.Result) {
 		lat := make([]time.Duration, 0, j.Ops)
@@ -79,17 +66,24 @@ func convoyTasks(j convoy.Job) func(*Group) func(*model.Result) {
 				}
 			})
 		}
+		var timed time.Duration // the I/O task's, from its first wait to its last
 		g.Go(func(t *Task) error {
 			defer func() { done = true }()
-			for range j.Ops {
+			var first, last time.Time
+			for k := range j.Ops {
 				start := time.Now()
+				if k == 0 {
+					first = start
+				}
 				if err := t.Sleep(j.IOWait); err != nil {
 					return err
 				}
-				lat = append(lat, time.Since(start))
+				last = time.Now()
+				lat = append(lat, last.Sub(start))
 			}
+			timed = last.Sub(first)
 			return nil
 		})
-		return func(res *model.Result) { res.Latencies, res.Chunks = lat, chunks }
+		return func(res *model.Result) { res.Latencies, res.Chunks, res.Timed = lat, chunks, timed }
 	}
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // TestConvoy runs the convoy on the loop, with and without CPU tasks: every
-// result verified, at least one chunk per CPU task, every task on the loop's
+// result verified (and the I/O task's own time), every task on the loop's
 // one thread, which Close ends.
 //
 // It also checks the loop's own convoy, which follows from the order of a
@@ -23,7 +23,7 @@ func TestConvoy(t *testing.T) {
 	for _, cpu := range []int{0, 1, 3} {
 		t.Run(fmt.Sprintf("cpu=%d", cpu), func(t *testing.T) {
 			j := modeltest.ConvoyJob(t, 10, cpu)
-			x := start[*convoyExec](t, j)
+			x := start[*exec](t, j)
 			tid := x.l.TID()
 			for i := range 2 {
 				r := modeltest.RunVerified(t, x, j)
@@ -40,7 +40,7 @@ func TestConvoy(t *testing.T) {
 // fails with ctx's error (once the CPU task in hand yields) and the exec
 // refuses to run again.
 func TestConvoyCancelled(t *testing.T) {
-	x := start[*convoyExec](t, modeltest.ConvoyJob(t, 1000, 1))
+	x := start[*exec](t, modeltest.ConvoyJob(t, 1000, 1))
 	modeltest.RunPastDeadline(t, x, 20*time.Millisecond)
 	modeltest.CloseGone(t, x, x.l.TID())
 }

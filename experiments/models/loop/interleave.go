@@ -13,9 +13,8 @@ import (
 // asyncio.gather starts the article's coroutines; the repeats run one after
 // another.
 func startInterleave(j interleave.Job) (model.Exec, error) {
-	if j.Tasks < 2 || j.Tasks > interleave.MaxTasks || j.Events < 1 || j.Repeats < 1 ||
-		(j.Between != interleave.Wait && j.Between != interleave.Compute) {
-		return nil, fmt.Errorf("loop: interleave job of %d tasks × %d events × %d repeats, between %q; build it with interleave.NewJob", j.Tasks, j.Events, j.Repeats, j.Between)
+	if err := j.Check(); err != nil {
+		return nil, fmt.Errorf("loop: %w", err)
 	}
 	l, err := New()
 	if err != nil {
@@ -68,8 +67,9 @@ func (x *interleaveExec) repeat(g *Group) func(*model.Result) {
 	return func(*model.Result) { x.order, x.err = log.Order() }
 }
 
-// Run runs the job's repeats and returns their orders. A repeat that fails
-// makes the Exec unusable, as a failed Run of any loop exec does.
+// Run runs the job's repeats and returns their orders (each checked by its
+// log for an event skipped or repeated; the caller verifies them). A repeat
+// that fails makes the Exec unusable, as a failed Run of any loop exec does.
 func (x *interleaveExec) Run(ctx context.Context) (model.Result, error) {
 	orders := make([]string, 0, x.job.Repeats)
 	var ids model.IDs
@@ -89,10 +89,6 @@ func (x *interleaveExec) Run(ctx context.Context) (model.Result, error) {
 				ids.Add(pid, tid)
 			}
 		}
-	}
-	if err := x.job.Verify(orders); err != nil {
-		x.x.failed = err
-		return model.Result{}, fmt.Errorf("loop: %w", err)
 	}
 	res := model.Result{Orders: orders}
 	ids.Fill(&res.Usage)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"concurrency-lab/experiments/internal/osthread"
 )
 
 // ErrClosed is returned by Submit once the loop is closed, and ends the
@@ -207,24 +209,11 @@ func (l *Loop) Close() error {
 
 // waitThreadExit waits until the loop thread no longer exists. Its goroutine
 // has returned by now, but the runtime ends the thread a moment later.
-// tgkill with signal 0 delivers nothing and fails with ESRCH once the kernel
-// has released the thread (and its /proc/self/task entry).
 func (l *Loop) waitThreadExit() error {
-	pid := unix.Getpid()
-	deadline := time.Now().Add(threadExitTimeout)
-	for pause := 10 * time.Microsecond; ; pause = min(2*pause, time.Millisecond) {
-		err := unix.Tgkill(pid, l.tid, 0)
-		if errors.Is(err, unix.ESRCH) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("loop: thread %d: tgkill: %w", l.tid, err)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("loop: thread %d still exists %v after the loop stopped", l.tid, threadExitTimeout)
-		}
-		time.Sleep(pause)
+	if err := osthread.WaitGone(threadExitTimeout, l.tid); err != nil {
+		return fmt.Errorf("loop: the loop thread: %w", err)
 	}
+	return nil
 }
 
 // maxEvents bounds the epoll_wait batch, which starts small (the timer and

@@ -11,8 +11,9 @@ import (
 )
 
 // The spawn and hold tasks run on the loop's one thread, in this process,
-// and every Run verifies: spawn's every task ran, hold's every result was
-// consumed whole (a size that is not a multiple of 8), either way.
+// and every Run is verified (modeltest.Run): spawn's every task ran, hold's
+// every result was consumed whole (a size that is not a multiple of 8),
+// either way.
 func TestSpawnAndHoldOnTheLoopThread(t *testing.T) {
 	tests := []struct {
 		name string

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"concurrency-lab/experiments/internal/osthread"
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/workloads/convoy"
 )
@@ -29,7 +30,8 @@ const (
 	// CPU worker → parent: it has begun its chunks (no values).
 	kConvoyBegun kind = 'b'
 	// I/O worker → parent: up to convoyLatsPerFrame operation latencies
-	// (ns), in order. A Run's are followed by its kDone.
+	// (ns), in order. A Run's are followed by its kDone: ops, pid, tid and
+	// its own time (ns) from just before its first wait until after its last.
 	kConvoyLats kind = 'l'
 )
 
@@ -51,7 +53,8 @@ const convoyLatsPerFrame = 4096
 // A Run tells every CPU worker to start and waits until each has begun
 // (kConvoyBegun), then tells the I/O worker to start; the I/O worker makes
 // its Ops waits, each a nanosleep, timing each from just before the call
-// until it runs again, and then sends the latencies (kConvoyLats, kDone).
+// until it runs again, and then sends the latencies (kConvoyLats) and its
+// own time from just before its first wait until after its last (kDone).
 // The parent then tells every CPU worker to stop (kConvoyStop); each
 // finishes the chunk in hand, so it completes at least one, and reports
 // its chunks (kDone). Between chunks a CPU worker looks for the stop with a
@@ -65,7 +68,7 @@ type convoyExec struct {
 }
 
 func (m Model) startConvoy(ctx context.Context, exe string, j convoy.Job) (model.Exec, error) {
-	if _, err := convoy.NewJob(j.Ops, j.IOWait, j.CPUWorkers, j.ChunkN); err != nil {
+	if err := j.Check(); err != nil {
 		return nil, fmt.Errorf("process: %w", err)
 	}
 	n := 1 + j.CPUWorkers
@@ -97,10 +100,15 @@ func (m Model) startConvoy(ctx context.Context, exe string, j convoy.Job) (model
 	return &convoyExec{workers: newWorkers(g, cmds), job: j}, nil
 }
 
-// Run runs the convoy once (see convoyExec) and verifies it. A worker that
-// dies or breaks the protocol, or the end of ctx, kills every worker and
-// makes the Exec unusable. It reads no usage: CollectUsage does, after the
-// Run.
+// Run runs the convoy once (see convoyExec). A worker that dies or breaks
+// the protocol, or the end of ctx, kills every worker and makes the Exec
+// unusable. It reads no usage: CollectUsage does, after the Run.
+//
+// Its Result's Timed is the I/O worker's own time, measured by the worker
+// from just before its first nanosleep until it ran again after its last
+// (see package convoy): not the frames that start and stop the workers,
+// the wait until every CPU worker has begun, the latencies' way back, nor
+// the CPU workers' last chunk after the stop.
 func (x *convoyExec) Run(ctx context.Context) (model.Result, error) {
 	if err := x.g.usable(ctx, "run"); err != nil {
 		return model.Result{}, err
@@ -150,6 +158,7 @@ func (x *convoyExec) Run(ctx context.Context) (model.Result, error) {
 		return model.Result{}, err
 	}
 	lat := make([]time.Duration, 0, j.Ops)
+	var timed time.Duration // the I/O worker's own
 	for {
 		ev, err := next(true)
 		if err != nil {
@@ -161,13 +170,14 @@ func (x *convoyExec) Run(ctx context.Context) (model.Result, error) {
 			}
 			continue
 		}
-		if err := ev.f.want(kDone, 3); err != nil || len(lat) != j.Ops {
+		if err := ev.f.want(kDone, 4); err != nil || len(lat) != j.Ops {
 			if err == nil {
 				err = fmt.Errorf("done after %d of %d latencies", len(lat), j.Ops)
 			}
 			return model.Result{}, x.broke(0, err)
 		}
 		ids.Add(int(ev.f.vals[1]), int(ev.f.vals[2]))
+		timed = nsDuration(ev.f.vals[3])
 		break
 	}
 	for w := 1; w < n; w++ {
@@ -175,7 +185,7 @@ func (x *convoyExec) Run(ctx context.Context) (model.Result, error) {
 			return model.Result{}, err
 		}
 	}
-	res := model.Result{Latencies: lat}
+	res := model.Result{Latencies: lat, Timed: timed}
 	for left := n - 1; left > 0; left-- {
 		ev, err := next(false)
 		if err != nil {
@@ -190,9 +200,6 @@ func (x *convoyExec) Run(ctx context.Context) (model.Result, error) {
 		begun[ev.w] = false
 		res.Chunks += int(ev.f.vals[0])
 		ids.Add(int(ev.f.vals[1]), int(ev.f.vals[2]))
-	}
-	if err := j.Verify(res.Latencies, res.Chunks, 0); err != nil {
-		return model.Result{}, fmt.Errorf("process: %w", err)
 	}
 	ids.Fill(&res.Usage)
 	return res, nil
@@ -260,12 +267,21 @@ func serveConvoy() error {
 
 // convoyOps is the I/O worker's Run: its operations, each a nanosleep timed
 // from just before the call until the thread runs again, then the
-// latencies (in lats, one per operation) and kDone (ops, pid, tid).
+// latencies (in lats, one per operation) and kDone (ops, pid, tid, and the
+// worker's time in ns from just before its first wait until after its last:
+// the cell's time).
 func convoyOps(j convoy.Job, lats []uint64, replies *os.File, pid, tid uint64) error {
+	var first, last time.Time
 	for i := range lats {
 		start := time.Now()
-		nanosleep(j.IOWait)
-		lats[i] = uint64(time.Since(start))
+		if i == 0 {
+			first = start
+		}
+		if err := osthread.Nanosleep(j.IOWait); err != nil {
+			return fmt.Errorf("I/O operation %d: %w", i+1, err)
+		}
+		last = time.Now()
+		lats[i] = uint64(last.Sub(start))
 	}
 	for rest := lats; len(rest) > 0; {
 		k := min(len(rest), convoyLatsPerFrame)
@@ -274,7 +290,7 @@ func convoyOps(j convoy.Job, lats []uint64, replies *os.File, pid, tid uint64) e
 		}
 		rest = rest[k:]
 	}
-	if err := writeFrame(replies, kDone, uint64(len(lats)), pid, tid); err != nil {
+	if err := writeFrame(replies, kDone, uint64(len(lats)), pid, tid, uint64(last.Sub(first))); err != nil {
 		return fmt.Errorf("reply: %w", err)
 	}
 	return nil

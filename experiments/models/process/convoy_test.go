@@ -13,13 +13,14 @@ import (
 // TestConvoyWorkers runs the convoy with and without CPU workers, twice on
 // one Exec (modeltest.Run verifies every result and collects the usage
 // after each): every worker a process of its own working on one thread, at
-// least one chunk per CPU worker, and no process left after Close.
+// least CPUWorkers chunks in all (each CPU worker finishes the chunk in hand
+// after the stop, so each does one), and no process left after Close.
 func TestConvoyWorkers(t *testing.T) {
 	for _, cpu := range []int{0, 1, 3} {
 		t.Run(fmt.Sprintf("cpu=%d", cpu), func(t *testing.T) {
 			j := modeltest.ConvoyJob(t, 10, cpu)
 			for i, r := range modeltest.Run(t, Model{}, j, 2) {
-				modeltest.WantChunks(t, fmt.Sprintf("run %d", i), r, cpu, cpu) // one each
+				modeltest.WantChunks(t, fmt.Sprintf("run %d", i), r, cpu, cpu) // at least CPUWorkers in all
 				wantWorkers(t, i, r, 1+cpu)                                    // the I/O worker and the CPU workers
 			}
 			modeltest.NoChildren(t)
@@ -39,12 +40,14 @@ func TestConvoyUsageAndClose(t *testing.T) {
 	defer x.Close()
 	start := time.Now()
 	r, err := x.Run(t.Context())
+	elapsed := time.Since(start)
 	if err == nil {
-		err = model.Verify(j, r, time.Since(start))
+		err = model.Verify(j, r, elapsed)
 	}
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+	modeltest.CheckConvoyTimed(t, "run 0", j, r, elapsed)
 	wantUsage(t, "run 0", x, r)
 	closedByEOF(t, x)
 }

@@ -44,8 +44,8 @@ const holdChunk = 64 << 10
 // number and result size, and waits until each has said hello. The caller
 // has checked Workers against MaxWorkers.
 func (m Model) startHold(ctx context.Context, exe string, j hold.Job) (model.Exec, error) {
-	if j.Workers < 1 || j.Bytes < 8 || (j.Keep != hold.Hold && j.Keep != hold.Release && j.Keep != hold.OneAtATime) {
-		return nil, fmt.Errorf("process: hold job of %d workers × %d bytes, results %q; build it with hold.NewJob", j.Workers, j.Bytes, j.Keep)
+	if err := j.Check(); err != nil {
+		return nil, fmt.Errorf("process: %w", err)
 	}
 	g, cmds, outs, err := startRole(ctx, exe, roleStart{
 		role: roleHold,
@@ -115,7 +115,8 @@ type received struct {
 // and the collector makes each result as its index arrives (a new buffer,
 // every byte written), digests it and drops it before it takes the next:
 // this process holds one result at its peak, plus what the Go runtime has
-// not yet collected of those dropped, and the workers hold none.
+// not yet collected of those dropped, and the workers hold none. The
+// collector is a hold.Consumer.
 func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 	if err := x.g.usable(ctx, "run"); err != nil {
 		return model.Result{}, err
@@ -137,11 +138,7 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 			return model.Result{}, err
 		}
 	}
-	var kept [][]byte // hold.Hold: every result, until the last arrives
-	if j.Keep == hold.Hold {
-		kept = make([][]byte, 0, n)
-	}
-	digests := make([]uint64, 0, n)
+	c := j.NewConsumer()
 	replied := make([]bool, n)
 	var ids model.IDs
 	for got, done := 0, 0; got < n || done < n; {
@@ -154,13 +151,11 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 			got++
 			switch j.Keep {
 			case hold.Hold:
-				kept = append(kept, r.buf)
-			case hold.Release:
-				digests = append(digests, r.digest)
+				c.Take(r.buf)
+			case hold.Release: // digested as it streamed in
+				c.TakeDigest(r.digest)
 			default: // hold.OneAtATime: make it, digest it, drop it
-				buf := make([]byte, j.Bytes)
-				hold.Produce(buf, r.w)
-				digests = append(digests, hold.Digest(buf))
+				c.Make(r.w, nil)
 			}
 		case ev := <-x.g.events:
 			if err := x.takeDone(ev, replied, &ids); err != nil {
@@ -171,14 +166,8 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 			return model.Result{}, x.g.abort(fmt.Errorf("process: run: %w", ctx.Err()))
 		}
 	}
-	for k, buf := range kept {
-		digests = append(digests, hold.Digest(buf))
-		kept[k] = nil
-	}
-	res := model.Result{Done: len(digests), Digest: hold.Sum(digests)}
-	if err := j.Verify(res.Digest, res.Done); err != nil {
-		return model.Result{}, x.g.abort(fmt.Errorf("process: %w", err))
-	}
+	var res model.Result
+	res.Done, res.Digest = c.Finish()
 	ids.Fill(&res.Usage)
 	return res, nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"concurrency-lab/experiments/internal/osthread"
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/workloads/interleave"
 )
@@ -45,9 +46,8 @@ const eventRecord = 8
 // to one pipe, and waits until every one is ready. A warm cell has them
 // before its timer starts; a cold one pays for them.
 func (m Model) startInterleave(ctx context.Context, exe string, j interleave.Job) (model.Exec, error) {
-	if j.Tasks < 2 || j.Tasks > interleave.MaxTasks || j.Events < 1 || j.Repeats < 1 ||
-		(j.Between != interleave.Wait && j.Between != interleave.Compute) {
-		return nil, fmt.Errorf("process: interleave job of %d tasks × %d events × %d repeats, between %q; build it with interleave.NewJob", j.Tasks, j.Events, j.Repeats, j.Between)
+	if err := j.Check(); err != nil {
+		return nil, fmt.Errorf("process: %w", err)
 	}
 	evR, evW, err := os.Pipe()
 	if err != nil {
@@ -126,9 +126,11 @@ func (x *interleaveExec) read() {
 // Run runs the job's repeats one after another. For each it sends every
 // worker its start message, one after the other (a few microseconds apart),
 // then logs the events in the order they come out of the pipe until every
-// task's events and every worker's end of the repeat have arrived. A worker
-// that dies, or ctx ending, fails the Run; every worker is then killed and
-// the Exec is no longer usable. It reads no usage: CollectUsage does.
+// task's events and every worker's end of the repeat have arrived. Each
+// repeat's log is checked (an event skipped or repeated); the caller
+// verifies the orders. A worker that dies, or ctx ending, fails the Run;
+// every worker is then killed and the Exec is no longer usable. It reads no
+// usage: CollectUsage does.
 func (x *interleaveExec) Run(ctx context.Context) (model.Result, error) {
 	if err := x.g.usable(ctx, "interleave run"); err != nil {
 		return model.Result{}, err
@@ -174,9 +176,6 @@ func (x *interleaveExec) Run(ctx context.Context) (model.Result, error) {
 			return model.Result{}, x.g.abort(fmt.Errorf("process: %w", err))
 		}
 		orders = append(orders, order)
-	}
-	if err := j.Verify(orders); err != nil {
-		return model.Result{}, x.g.abort(fmt.Errorf("process: %w", err))
 	}
 	res := model.Result{Orders: orders}
 	ids.Fill(&res.Usage)
@@ -247,7 +246,9 @@ func serveInterleave() error {
 				break
 			}
 			if j.Between == interleave.Wait {
-				nanosleep(j.Gap)
+				if err := osthread.Nanosleep(j.Gap); err != nil {
+					return w.fail(err)
+				}
 			} else if err := j.CheckPause(j.Pause()); err != nil {
 				return w.fail(err)
 			}

@@ -259,10 +259,7 @@ func runThenCloseByEOF(t *testing.T, w model.Work) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := x.Run(t.Context()); err != nil {
-		x.Close()
-		t.Fatalf("Run: %v", err)
-	}
+	modeltest.RunVerified(t, x, w)
 	closedByEOF(t, x)
 }
 

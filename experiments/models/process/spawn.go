@@ -27,8 +27,8 @@ const kSpawnTask kind = 'T' // no values: run the empty task
 // ends and reaps them (multiprocessing.Process start and join). The caller
 // has checked Workers against MaxWorkers.
 func (m Model) startSpawn(ctx context.Context, exe string, j spawnjob.Job) (model.Exec, error) {
-	if j.Workers < 1 {
-		return nil, fmt.Errorf("process: spawn job of %d workers; build it with spawn.NewJob", j.Workers)
+	if err := j.Check(); err != nil {
+		return nil, fmt.Errorf("process: %w", err)
 	}
 	g, cmds, _, err := startRole(ctx, exe, roleStart{role: roleSpawn, n: j.Workers})
 	if err != nil {
@@ -67,9 +67,6 @@ func (x *spawnExec) Run(ctx context.Context) (model.Result, error) {
 		case <-ctx.Done():
 			return model.Result{}, x.g.abort(fmt.Errorf("process: run: %w", ctx.Err()))
 		}
-	}
-	if err := x.job.Verify(res.Done); err != nil {
-		return model.Result{}, x.g.abort(fmt.Errorf("process: %w", err))
 	}
 	ids.Fill(&res.Usage)
 	return res, nil

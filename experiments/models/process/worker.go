@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"concurrency-lab/experiments/internal/osmeter"
+	"concurrency-lab/experiments/internal/osthread"
 	"concurrency-lab/experiments/workloads/pipeline"
 	"concurrency-lab/experiments/workloads/primes"
 	"concurrency-lab/experiments/workloads/sleep"
@@ -348,7 +349,9 @@ func servePool(faults bool) error {
 				return w.fail(err)
 			}
 			start := clock.Now()
-			nanosleep(time.Duration(f.vals[0]))
+			if err := osthread.Nanosleep(time.Duration(f.vals[0])); err != nil {
+				return w.fail(err)
+			}
 			end := clock.Now()
 			reply = []uint64{1, w.pid, w.tid, uint64(start), uint64(end)}
 		case kCrash, kHang:
@@ -467,21 +470,8 @@ func misbehave(k kind) {
 		os.Exit(crashStatus)
 	case kHang:
 		for { // a system call, not select{}: the runtime would call that a deadlock
-			nanosleep(time.Hour)
+			_ = osthread.Nanosleep(time.Hour)
 		}
-	}
-}
-
-// nanosleep blocks the calling thread for d in the kernel, resuming with the
-// time left when a signal interrupts it.
-func nanosleep(d time.Duration) {
-	ts := unix.NsecToTimespec(int64(d))
-	for {
-		var left unix.Timespec
-		if err := unix.Nanosleep(&ts, &left); err != unix.EINTR {
-			return
-		}
-		ts = left
 	}
 }
 

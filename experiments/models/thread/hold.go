@@ -19,8 +19,8 @@ const produceChunk = 64 << 10
 // startHold creates the job's Workers OS threads (locked for life, as every
 // worker of this package), which each Run sets to produce one result each.
 func (m Model) startHold(ctx context.Context, j hold.Job) (model.Exec, error) {
-	if j.Workers < 1 || j.Bytes < 8 || (j.Keep != hold.Hold && j.Keep != hold.Release && j.Keep != hold.OneAtATime) {
-		return nil, fmt.Errorf("%s: hold job of %d workers × %d bytes, results %q; build it with hold.NewJob", m.Name(), j.Workers, j.Bytes, j.Keep)
+	if err := j.Check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Name(), err)
 	}
 	if j.Workers > MaxThreads {
 		return nil, fmt.Errorf("%s: hold job needs %d threads; this model creates at most %d", m.Name(), j.Workers, MaxThreads)
@@ -78,7 +78,7 @@ type produced struct {
 // every produceChunk bytes; with hold.OneAtATime a thread takes it only to
 // note who it is, and the collector takes it to produce, polling the same
 // way. The collector digests without it: CPython's zlib.crc32 releases the
-// GIL for buffers of more than 5 KiB.
+// GIL for buffers of more than 5 KiB. The collector is a hold.Consumer.
 func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 	j := x.job
 	n := j.Workers
@@ -99,23 +99,16 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 			results <- produced{i, buf}
 		}, nil)
 	}()
-	var kept [][]byte // hold.Hold: every result, until the last arrives
-	if j.Keep == hold.Hold {
-		kept = make([][]byte, 0, n)
-	}
-	var digests []uint64
+	c, makeResult := j.NewConsumer(), x.makeResult
 	eachDone := false
 	for got := 0; got < n; {
 		select {
 		case r := <-results:
 			got++
-			switch j.Keep {
-			case hold.Hold:
-				kept = append(kept, r.buf)
-			case hold.Release:
-				digests = append(digests, hold.Digest(r.buf))
-			default: // hold.OneAtATime
-				digests = append(digests, x.makeAndDigest(r.w))
+			if j.Keep == hold.OneAtATime {
+				c.Make(r.w, makeResult) // make it, digest it, drop it
+			} else {
+				c.Take(r.buf)
 			}
 		case err := <-ran:
 			if err != nil {
@@ -132,28 +125,19 @@ func (x *holdExec) Run(ctx context.Context) (model.Result, error) {
 			return model.Result{}, err
 		}
 	}
-	for k, buf := range kept {
-		digests = append(digests, hold.Digest(buf))
-		kept[k] = nil
-	}
-	res := model.Result{Done: len(digests), Digest: hold.Sum(digests)}
-	if err := j.Verify(res.Digest, res.Done); err != nil {
-		x.failed = err
-		return model.Result{}, fmt.Errorf("%s: %w", x.name, err)
-	}
+	var res model.Result
+	res.Done, res.Digest = c.Finish()
 	fillIDs(&res.Usage, pids, tids)
 	return res, nil
 }
 
-// makeAndDigest is the collector's work on one index with hold.OneAtATime:
-// it makes result w in a new buffer (under the GIL, with one), digests it,
-// and drops it.
-func (x *holdExec) makeAndDigest(w int) uint64 {
-	buf := make([]byte, x.job.Bytes)
+// makeResult is how the collector makes result w with hold.OneAtATime, in
+// the new buffer the hold.Consumer hands it: under the GIL, with one,
+// polling its drop request as the threads do.
+func (x *holdExec) makeResult(buf []byte, w int) {
 	x.consumer.Acquire()
 	produce(buf, w, x.consumer)
 	x.consumer.Release()
-	return hold.Digest(buf)
 }
 
 // produce fills buf with result w (hold.Produce) chunk by chunk, polling g's

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"concurrency-lab/experiments/internal/osthread"
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/workloads/interleave"
 	"concurrency-lab/experiments/workloads/primes"
@@ -21,9 +22,8 @@ import (
 // thread, or their channels for thread-gil) and waits for all of them, as
 // the article starts its threads and joins them.
 func (m Model) startInterleave(ctx context.Context, j interleave.Job) (model.Exec, error) {
-	if j.Tasks < 2 || j.Tasks > interleave.MaxTasks || j.Events < 1 || j.Repeats < 1 ||
-		(j.Between != interleave.Wait && j.Between != interleave.Compute) {
-		return nil, fmt.Errorf("%s: interleave job of %d tasks × %d events × %d repeats, between %q; build it with interleave.NewJob", m.Name(), j.Tasks, j.Events, j.Repeats, j.Between)
+	if err := j.Check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Name(), err)
 	}
 	b, err := m.startBase(ctx, j.Tasks)
 	if err != nil {
@@ -46,7 +46,8 @@ type interleaveExec struct {
 // nanosleep (Py_BEGIN_ALLOW_THREADS) or when another thread asks for it
 // during a count (the eval breaker's poll). Nothing else is added: which
 // thread's event reaches the log first is up to the kernel, the Go runtime
-// and the GIL.
+// and the GIL. Each repeat's log is checked (an event skipped or repeated);
+// the caller verifies the orders.
 func (x *interleaveExec) Run(ctx context.Context) (model.Result, error) {
 	j := x.job
 	pids, tids := make([]int, j.Tasks), make([]int, j.Tasks)
@@ -76,10 +77,6 @@ func (x *interleaveExec) Run(ctx context.Context) (model.Result, error) {
 		}
 		orders = append(orders, order)
 	}
-	if err := j.Verify(orders); err != nil {
-		x.failed = err
-		return model.Result{}, fmt.Errorf("%s: %w", x.name, err)
-	}
 	res := model.Result{Orders: orders}
 	fillIDs(&res.Usage, pids, tids)
 	return res, nil
@@ -96,26 +93,24 @@ func (x *interleaveExec) task(i int, g *GILThread, mu *sync.Mutex, log *interlea
 		if seq == j.Events-1 {
 			break
 		}
-		switch j.Between {
-		case interleave.Wait:
+		if j.Between == interleave.Wait {
 			g.BeginBlocking()
-			err := nanosleep(j.Gap)
+			err := osthread.Nanosleep(j.Gap)
 			g.EndBlocking()
 			if err != nil {
 				return fmt.Errorf("task %c (tid %d): %w", interleave.Letter(i), unix.Gettid(), err)
 			}
-		case interleave.Compute:
-			var n int
-			if g != nil {
-				n = primes.Count(2, j.ComputeN, g.Check)
-			} else {
-				n = j.Pause()
-			}
-			if err := j.CheckPause(n); err != nil {
-				return fmt.Errorf("task %c: %w", interleave.Letter(i), err)
-			}
-		default:
-			return fmt.Errorf("task %c: between = %q; want %q or %q", interleave.Letter(i), j.Between, interleave.Wait, interleave.Compute)
+			continue
+		}
+		// interleave.Compute (Start checked that it is one of the two).
+		var n int
+		if g != nil {
+			n = primes.Count(2, j.ComputeN, g.Check)
+		} else {
+			n = j.Pause()
+		}
+		if err := j.CheckPause(n); err != nil {
+			return fmt.Errorf("task %c: %w", interleave.Letter(i), err)
 		}
 	}
 	return nil

@@ -37,9 +37,7 @@ func TestInterleaveHoldsTheGIL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	if _, err := x.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	modeltest.RunVerified(t, x, j)
 	st := x.(interface{ GIL() *GIL }).GIL().Stats()
 	if st.MaxHolders != 1 {
 		t.Errorf("at most %d threads held the GIL at once; want 1", st.MaxHolders)

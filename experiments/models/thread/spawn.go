@@ -17,8 +17,8 @@ import (
 // an empty task; a cold cell's timed region also covers this Start and the
 // Close that joins the threads (threading.Thread start and join).
 func (m Model) startSpawn(ctx context.Context, j spawnjob.Job) (model.Exec, error) {
-	if j.Workers < 1 {
-		return nil, fmt.Errorf("%s: spawn job of %d workers; build it with spawn.NewJob", m.Name(), j.Workers)
+	if err := j.Check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Name(), err)
 	}
 	if j.Workers > MaxThreads {
 		return nil, fmt.Errorf("%s: spawn job needs %d threads; this model creates at most %d", m.Name(), j.Workers, MaxThreads)
@@ -56,10 +56,6 @@ func (x *spawnExec) Run(ctx context.Context) (model.Result, error) {
 		if tid != 0 {
 			res.Done++
 		}
-	}
-	if err := x.job.Verify(res.Done); err != nil {
-		x.failed = err
-		return model.Result{}, fmt.Errorf("%s: %w", x.name, err)
 	}
 	fillIDs(&res.Usage, pids, tids)
 	return res, nil

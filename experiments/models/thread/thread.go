@@ -43,6 +43,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"concurrency-lab/experiments/internal/osthread"
 	"concurrency-lab/experiments/model"
 	"concurrency-lab/experiments/workloads/convoy"
 	"concurrency-lab/experiments/workloads/echo"
@@ -224,7 +225,17 @@ func (x *sleepExec) Run(ctx context.Context) (model.Result, error) {
 			}
 			g.BeginBlocking()
 			start := x.clock.Now()
-			err := nanosleep(x.job.D)
+			// A blocking nanosleep: the thread keeps its P meanwhile,
+			// until sysmon takes it (see lendPs). The alternative,
+			// time.Sleep on the locked goroutine, hands the P over at
+			// once, but every wake-up then goes through the Go scheduler
+			// (a timer readies the goroutine, and a thread that holds a
+			// P must hand it to the sleeper's thread): measured warm,
+			// 10 000 sleepers of 100 ms on 2 CPUs, both with a P per
+			// thread and released through channels, time.Sleep 0.54 s,
+			// nanosleep 0.25 s (medians of 3; 0.19 s with the futex
+			// release).
+			err := osthread.Nanosleep(x.job.D)
 			spans[k] = sleep.Span{Start: start, End: x.clock.Now()}
 			g.EndBlocking()
 			if err != nil {
@@ -257,31 +268,6 @@ func (x *sleepExec) Run(ctx context.Context) (model.Result, error) {
 	}
 	fillIDs(&res.Usage, pids, tids)
 	return res, nil
-}
-
-// nanosleep blocks the calling thread in the kernel for d. A signal (the Go
-// runtime sends some, e.g. for preemption) interrupts nanosleep with EINTR,
-// which is never restarted automatically; the sleep resumes for the time
-// that remains. The thread keeps its P meanwhile, until sysmon takes it (see
-// lendPs). The alternative, time.Sleep on the locked goroutine, hands the P
-// over at once, but every wake-up then goes through the Go scheduler (a timer
-// readies the goroutine, and a thread that holds a P must hand it to the
-// sleeper's thread): measured warm, 10 000 sleepers of 100 ms on 2 CPUs, both
-// with a P per thread and released through channels, time.Sleep 0.54 s,
-// nanosleep 0.25 s (medians of 3; 0.19 s with the futex release).
-func nanosleep(d time.Duration) error {
-	ts := unix.NsecToTimespec(d.Nanoseconds())
-	for {
-		var rem unix.Timespec
-		err := unix.Nanosleep(&ts, &rem)
-		if !errors.Is(err, unix.EINTR) {
-			if err != nil {
-				return fmt.Errorf("nanosleep: %w", err)
-			}
-			return nil
-		}
-		ts = rem
-	}
 }
 
 // fillIDs records the distinct IDs of the threads that did the work; an entry

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"concurrency-lab/experiments/internal/osthread"
 )
 
 // MaxThreads is the most OS threads one Exec may create. Each is a kernel
@@ -244,34 +246,9 @@ func (ts *threads) close() error {
 	return ts.closeErr
 }
 
-// waitGone waits until none of tids is a thread of this process. A goroutine's
-// return is not the end of its locked thread: the runtime then unwinds to the
-// thread's start and calls exit, which the kernel completes a little later.
-// tgkill with signal 0 checks for the thread without signalling it. Linux
-// hands out IDs cyclically up to pid_max, so an ID is not reused within the
-// microseconds this takes.
-func waitGone(tids []int) error {
-	pid := unix.Getpid()
-	deadline := time.Now().Add(threadExitTimeout)
-	for _, tid := range tids {
-		pause := 10 * time.Microsecond
-		for {
-			err := unix.Tgkill(pid, tid, 0)
-			if errors.Is(err, unix.ESRCH) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("checking thread %d: tgkill: %w", tid, err)
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("thread %d still exists %v after its goroutine returned", tid, threadExitTimeout)
-			}
-			time.Sleep(pause)
-			pause = min(2*pause, time.Millisecond)
-		}
-	}
-	return nil
-}
+// waitGone waits until none of tids is a thread of this process: a
+// goroutine's return is not the end of its locked thread (osthread.WaitGone).
+func waitGone(tids []int) error { return osthread.WaitGone(threadExitTimeout, tids...) }
 
 // base is what every Exec of this package shares: its threads, its GIL (nil
 // without one) and each thread's handle on it.

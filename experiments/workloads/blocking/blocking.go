@@ -33,20 +33,33 @@ type Job struct {
 
 // NewJob builds a job; pool = 0 means one pool thread per task.
 func NewJob(tasks int, block, wait time.Duration, offload string, pool int) (Job, error) {
-	switch {
-	case tasks < 1:
-		return Job{}, fmt.Errorf("blocking: tasks = %d; want ≥ 1", tasks)
-	case block < 0 || wait < 0:
-		return Job{}, fmt.Errorf("blocking: block %v, wait %v; want ≥ 0", block, wait)
-	case offload != None && offload != Pool:
-		return Job{}, fmt.Errorf("blocking: offload = %q; want %q or %q", offload, None, Pool)
-	case pool < 0:
+	if pool < 0 {
 		return Job{}, fmt.Errorf("blocking: pool = %d; want ≥ 0 (0 = one thread per task)", pool)
 	}
 	if pool == 0 {
 		pool = tasks
 	}
-	return Job{Tasks: tasks, Block: block, Wait: wait, Offload: offload, PoolSize: pool}, nil
+	j := Job{Tasks: tasks, Block: block, Wait: wait, Offload: offload, PoolSize: pool}
+	if err := j.Check(); err != nil {
+		return Job{}, err
+	}
+	return j, nil
+}
+
+// Check reports whether j is a job NewJob would build; a model's Start
+// checks a job with it before it starts anything.
+func (j Job) Check() error {
+	switch {
+	case j.Tasks < 1:
+		return fmt.Errorf("blocking: tasks = %d; want ≥ 1", j.Tasks)
+	case j.Block < 0 || j.Wait < 0:
+		return fmt.Errorf("blocking: block %v, wait %v; want ≥ 0", j.Block, j.Wait)
+	case j.Offload != None && j.Offload != Pool:
+		return fmt.Errorf("blocking: offload = %q; want %q or %q", j.Offload, None, Pool)
+	case j.Offload == Pool && j.PoolSize < 1:
+		return fmt.Errorf("blocking: pool size = %d; want ≥ 1 to offload", j.PoolSize)
+	}
+	return nil
 }
 
 // Workload is "blocking", the workload's name in the matrix.
@@ -59,19 +72,32 @@ func (j Job) Ideal() time.Duration {
 	if j.Offload == None {
 		return time.Duration(j.Tasks)*j.Block + j.Wait
 	}
-	rounds := (j.Tasks + j.PoolSize - 1) / j.PoolSize
+	pool := max(j.PoolSize, 1) // Check requires ≥ 1; no division by 0 for a job it refused
+	rounds := (j.Tasks + pool - 1) / pool
 	return time.Duration(rounds)*j.Block + j.Wait
 }
 
 // Verify checks that every task completed both its steps (done counts
-// them) and that the job took at least Block + Wait, which no task can beat.
-// It is a physical lower bound, not a speed threshold.
+// them) and that the job took at least Ideal(): on the loop its blocking
+// calls run one after another, offloaded at most PoolSize at once, and the
+// last task's Wait follows its call. It is a physical lower bound, not a
+// speed threshold. elapsed is the execution's time with the runtime's early
+// (model.Result.Early) already added.
 func (j Job) Verify(done int, elapsed time.Duration) error {
 	if done != j.Tasks {
 		return fmt.Errorf("blocking: %d of %d tasks completed", done, j.Tasks)
 	}
-	if least := j.Block + j.Wait; elapsed < least {
-		return fmt.Errorf("blocking: finished in %v, less than one task's %v + %v", elapsed, j.Block, j.Wait)
+	if least := j.Ideal(); elapsed < least {
+		return fmt.Errorf("blocking: finished in %v, less than the %v that %d blocking calls of %v (offload %q, %d at once) and a wait of %v take",
+			elapsed, least, j.Tasks, j.Block, j.Offload, j.concurrent(), j.Wait)
 	}
 	return nil
+}
+
+// concurrent is how many blocking calls can run at once.
+func (j Job) concurrent() int {
+	if j.Offload == None {
+		return 1
+	}
+	return j.PoolSize
 }

@@ -8,7 +8,15 @@
 // kernel; CPython's time.sleep, which like any blocking call releases the
 // GIL) and times each from before the call until it runs again. Beside it,
 // CPUWorkers workers count primes in chunks of [2, ChunkN] until the I/O
-// worker is done. The cell's time is the I/O worker's.
+// worker is done.
+//
+// The cell's time is the I/O worker's: from just before its first blocking
+// wait until it runs again after its last (as the CPython driver reports
+// it), which every Go model returns as Result.Timed. It leaves out what the
+// Run does around the operations: handing out the work, the I/O worker's
+// wait until every CPU worker has begun (and, under an emulated GIL, its
+// first take of the GIL, which a CPU worker holds by then: up to a switch
+// interval), and the CPU workers' last chunk after the stop.
 package convoy
 
 import (
@@ -31,17 +39,29 @@ type Job struct {
 
 // NewJob builds a job.
 func NewJob(ops int, ioWait time.Duration, cpuWorkers, chunkN int) (Job, error) {
-	switch {
-	case ops < 1:
-		return Job{}, fmt.Errorf("convoy: ops = %d; want ≥ 1", ops)
-	case ioWait <= 0:
-		return Job{}, fmt.Errorf("convoy: io wait = %v; want > 0", ioWait)
-	case cpuWorkers < 0:
-		return Job{}, fmt.Errorf("convoy: cpu_workers = %d; want ≥ 0", cpuWorkers)
-	case chunkN < 2:
-		return Job{}, fmt.Errorf("convoy: chunk_n = %d; want ≥ 2", chunkN)
+	j := Job{Ops: ops, IOWait: ioWait, CPUWorkers: cpuWorkers, ChunkN: chunkN}
+	if err := j.Check(); err != nil {
+		return Job{}, err
 	}
-	return Job{Ops: ops, IOWait: ioWait, CPUWorkers: cpuWorkers, ChunkN: chunkN, Pi: primes.Pi(chunkN)}, nil
+	j.Pi = primes.Pi(chunkN)
+	return j, nil
+}
+
+// Check reports whether j's parameters make a job, as NewJob requires; a
+// model's Start checks a job with it before it starts anything. It does not
+// recompute Pi, which NewJob sets.
+func (j Job) Check() error {
+	switch {
+	case j.Ops < 1:
+		return fmt.Errorf("convoy: ops = %d; want ≥ 1", j.Ops)
+	case j.IOWait <= 0:
+		return fmt.Errorf("convoy: io wait = %v; want > 0", j.IOWait)
+	case j.CPUWorkers < 0:
+		return fmt.Errorf("convoy: cpu_workers = %d; want ≥ 0", j.CPUWorkers)
+	case j.ChunkN < 2:
+		return fmt.Errorf("convoy: chunk_n = %d; want ≥ 2", j.ChunkN)
+	}
+	return nil
 }
 
 // Workload is "convoy", the workload's name in the matrix.
@@ -60,9 +80,10 @@ func (j Job) CheckChunk(got int) error {
 }
 
 // Verify checks an execution: one latency per I/O operation, none shorter
-// than the wait it made (a physical bound), and every CPU worker did at
-// least one chunk (it really ran beside the I/O worker; chunks counts them
-// over all CPU workers).
+// than the wait it made (less the runtime's early; a physical bound), and at
+// least CPUWorkers chunks in all (chunks counts them over all CPU workers):
+// each model's CPU workers finish the chunk in hand after the stop, so each
+// does at least one.
 func (j Job) Verify(latencies []time.Duration, chunks int, early time.Duration) error {
 	if len(latencies) != j.Ops {
 		return fmt.Errorf("convoy: %d of %d I/O operations completed", len(latencies), j.Ops)
@@ -73,7 +94,7 @@ func (j Job) Verify(latencies []time.Duration, chunks int, early time.Duration) 
 		}
 	}
 	if chunks < j.CPUWorkers {
-		return fmt.Errorf("convoy: %d CPU chunks done by %d CPU workers; want at least one each", chunks, j.CPUWorkers)
+		return fmt.Errorf("convoy: %d CPU chunks done by %d CPU workers; want at least %d", chunks, j.CPUWorkers, j.CPUWorkers)
 	}
 	return nil
 }

@@ -40,17 +40,27 @@ type Job struct {
 
 // NewJob builds a job.
 func NewJob(workers, bytes int, keep string) (Job, error) {
-	switch {
-	case workers < 1:
-		return Job{}, fmt.Errorf("hold: workers = %d; want ≥ 1", workers)
-	case bytes < 8:
-		return Job{}, fmt.Errorf("hold: result_bytes = %d; want ≥ 8", bytes)
-	case keep != Hold && keep != Release && keep != OneAtATime:
-		return Job{}, fmt.Errorf("hold: results = %q; want %q, %q or %q", keep, Hold, Release, OneAtATime)
-	}
 	j := Job{Workers: workers, Bytes: bytes, Keep: keep}
+	if err := j.Check(); err != nil {
+		return Job{}, err
+	}
 	j.Want = j.want()
 	return j, nil
+}
+
+// Check reports whether j's parameters make a job, as NewJob requires; a
+// model's Start checks a job with it before it starts anything. It does not
+// recompute Want, which would produce every result.
+func (j Job) Check() error {
+	switch {
+	case j.Workers < 1:
+		return fmt.Errorf("hold: workers = %d; want ≥ 1", j.Workers)
+	case j.Bytes < 8:
+		return fmt.Errorf("hold: result_bytes = %d; want ≥ 8", j.Bytes)
+	case j.Keep != Hold && j.Keep != Release && j.Keep != OneAtATime:
+		return fmt.Errorf("hold: results = %q; want %q, %q or %q", j.Keep, Hold, Release, OneAtATime)
+	}
+	return nil
 }
 
 // Workload is "hold", the workload's name in the matrix.
@@ -82,6 +92,70 @@ func Sum(digests []uint64) uint64 {
 		s += d
 	}
 	return s
+}
+
+// Consumer is the collector of one execution, the same in every model: it
+// takes the results as they arrive and consumes each as the job's Keep says.
+// With Hold it keeps every result until Finish and only then digests them,
+// so all Workers results are alive at once; with Release it digests each
+// result as it is taken and drops it; with OneAtATime it is handed only
+// indices and makes each result itself (Make), digesting and dropping it
+// before it takes the next, so one result is alive at a time. It is not safe
+// for concurrent use: one collector takes every result.
+type Consumer struct {
+	j       Job
+	kept    [][]byte // Hold: every result taken, until Finish
+	digests []uint64 // one per result consumed
+}
+
+// NewConsumer returns the collector of one execution of j. The place it
+// keeps results in (Hold) is made here, before any arrives.
+func (j Job) NewConsumer() *Consumer {
+	c := &Consumer{j: j, digests: make([]uint64, 0, j.Workers)}
+	if j.Keep == Hold {
+		c.kept = make([][]byte, 0, j.Workers)
+	}
+	return c
+}
+
+// Take takes a result a worker produced: with Hold it is kept until Finish;
+// otherwise it is digested at once, and the Consumer keeps nothing of it.
+func (c *Consumer) Take(buf []byte) {
+	if c.j.Keep == Hold {
+		c.kept = append(c.kept, buf)
+		return
+	}
+	c.digests = append(c.digests, Digest(buf))
+}
+
+// Make is the OneAtATime collector's work on worker w's index: it makes
+// result w in a new buffer of Bytes bytes, every byte written by fill (nil:
+// Produce; a model may pass its own, such as one that polls an emulated
+// GIL, which must write what Produce writes), digests it and drops it.
+func (c *Consumer) Make(w int, fill func(buf []byte, w int)) {
+	if fill == nil {
+		fill = Produce
+	}
+	buf := make([]byte, c.j.Bytes)
+	fill(buf, w)
+	c.digests = append(c.digests, Digest(buf))
+}
+
+// TakeDigest takes the digest of a result that was consumed as it streamed
+// in, without ever being whole in the collector's memory (the process
+// model's Release: it digests each result through its pipe's buffer).
+func (c *Consumer) TakeDigest(d uint64) { c.digests = append(c.digests, d) }
+
+// Finish digests and drops the results kept (Hold), one after another, and
+// returns how many results were consumed and the Sum of their digests, for
+// Result.Done and Result.Digest.
+func (c *Consumer) Finish() (done int, sum uint64) {
+	for k, buf := range c.kept {
+		c.digests = append(c.digests, Digest(buf))
+		c.kept[k] = nil
+	}
+	c.kept = c.kept[:0]
+	return len(c.digests), Sum(c.digests)
 }
 
 // want is the Sum every execution must consume. It produces every result

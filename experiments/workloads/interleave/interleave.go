@@ -44,21 +44,33 @@ const MaxTasks = 26
 
 // NewJob builds a job.
 func NewJob(tasks, events, repeats int, between string, gap time.Duration, computeN int) (Job, error) {
-	switch {
-	case tasks < 2 || tasks > MaxTasks:
-		return Job{}, fmt.Errorf("interleave: tasks = %d; want 2 … %d", tasks, MaxTasks)
-	case events < 1:
-		return Job{}, fmt.Errorf("interleave: events = %d; want ≥ 1", events)
-	case repeats < 1:
-		return Job{}, fmt.Errorf("interleave: repeats = %d; want ≥ 1", repeats)
-	case between != Wait && between != Compute:
-		return Job{}, fmt.Errorf("interleave: between = %q; want %q or %q", between, Wait, Compute)
-	case gap < 0:
-		return Job{}, fmt.Errorf("interleave: gap = %v; want ≥ 0", gap)
-	case computeN < 2:
-		return Job{}, fmt.Errorf("interleave: compute_n = %d; want ≥ 2", computeN)
+	j := Job{Tasks: tasks, Events: events, Repeats: repeats, Between: between, Gap: gap, ComputeN: computeN}
+	if err := j.Check(); err != nil {
+		return Job{}, err
 	}
-	return Job{Tasks: tasks, Events: events, Repeats: repeats, Between: between, Gap: gap, ComputeN: computeN, Pi: primes.Pi(computeN)}, nil
+	j.Pi = primes.Pi(computeN)
+	return j, nil
+}
+
+// Check reports whether j's parameters make a job, as NewJob requires; a
+// model's Start checks a job with it before it starts anything. It does not
+// recompute Pi, which NewJob sets.
+func (j Job) Check() error {
+	switch {
+	case j.Tasks < 2 || j.Tasks > MaxTasks:
+		return fmt.Errorf("interleave: tasks = %d; want 2 … %d", j.Tasks, MaxTasks)
+	case j.Events < 1:
+		return fmt.Errorf("interleave: events = %d; want ≥ 1", j.Events)
+	case j.Repeats < 1:
+		return fmt.Errorf("interleave: repeats = %d; want ≥ 1", j.Repeats)
+	case j.Between != Wait && j.Between != Compute:
+		return fmt.Errorf("interleave: between = %q; want %q or %q", j.Between, Wait, Compute)
+	case j.Gap < 0:
+		return fmt.Errorf("interleave: gap = %v; want ≥ 0", j.Gap)
+	case j.ComputeN < 2:
+		return fmt.Errorf("interleave: compute_n = %d; want ≥ 2", j.ComputeN)
+	}
+	return nil
 }
 
 // Workload is "interleave", the workload's name in the matrix.

@@ -12,10 +12,20 @@ type Job struct{ Workers int }
 
 // NewJob builds a job.
 func NewJob(workers int) (Job, error) {
-	if workers < 1 {
-		return Job{}, fmt.Errorf("spawn: workers = %d; want ≥ 1", workers)
+	j := Job{Workers: workers}
+	if err := j.Check(); err != nil {
+		return Job{}, err
 	}
-	return Job{Workers: workers}, nil
+	return j, nil
+}
+
+// Check reports whether j is a job NewJob would build; a model's Start
+// checks a job with it before it starts anything.
+func (j Job) Check() error {
+	if j.Workers < 1 {
+		return fmt.Errorf("spawn: workers = %d; want ≥ 1", j.Workers)
+	}
+	return nil
 }
 
 // Workload is "spawn", the workload's name in the matrix.
