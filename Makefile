@@ -20,7 +20,7 @@ bench: lab
 report: lab
 	bin/lab report --results $(RESULTS) --out $(SITE)
 
-## smoke: every experiment at its smallest, 6 reps, in well under a minute
+## smoke: every experiment at its smallest, 6 reps, in under a minute
 smoke: lab
 	bin/lab run --smoke --matrix $(MATRIX) --out $(RESULTS) $(LAB_FLAGS)
 
