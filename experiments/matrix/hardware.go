@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Hardware is a machine the matrix declares, [hardware.<id>]: what a lab
@@ -16,6 +17,12 @@ import (
 //	memory_gib = 24         # total memory, GiB (±10%: kernels keep some)
 //	cpu_model = "Xeon"      # optional regular expression on the CPU model
 //	affinity = "0"          # optional: pin the run to these CPUs (sched_setaffinity)
+//
+//	[hardware.lab-2c.slurm] # optional: which Slurm nodes are of this class
+//	partition = "lab"       # required in the table
+//	constraint = "epyc2c"   # optional: a node feature (sbatch --constraint)
+//	account = "perf"        # optional (sbatch --account)
+//	time_limit = "2h"       # optional: each shard's limit (default: from the estimate)
 type Hardware struct {
 	ID        string
 	CPUs      int
@@ -24,13 +31,33 @@ type Hardware struct {
 	// Affinity lists the CPUs the run is pinned to, nil for none; when set,
 	// CPUs must equal its length.
 	Affinity []int
+	// Slurm says which nodes of a Slurm cluster are of this class; nil
+	// when the matrix does not say (the class cannot be submitted).
+	Slurm *Slurm
+}
+
+// Slurm is a hardware class's nodes in a Slurm cluster, as sbatch selects
+// them.
+type Slurm struct {
+	Partition  string
+	Constraint string        // "" = any node of the partition
+	Account    string        // "" = the submitter's default
+	TimeLimit  time.Duration // 0 = from the matrix's time estimate
 }
 
 type hardwareDoc struct {
-	CPUs      int     `toml:"cpus"`
-	MemoryGiB float64 `toml:"memory_gib"`
-	CPUModel  string  `toml:"cpu_model"`
-	Affinity  string  `toml:"affinity"`
+	CPUs      int       `toml:"cpus"`
+	MemoryGiB float64   `toml:"memory_gib"`
+	CPUModel  string    `toml:"cpu_model"`
+	Affinity  string    `toml:"affinity"`
+	Slurm     *slurmDoc `toml:"slurm"`
+}
+
+type slurmDoc struct {
+	Partition  string `toml:"partition"`
+	Constraint string `toml:"constraint"`
+	Account    string `toml:"account"`
+	TimeLimit  string `toml:"time_limit"`
 }
 
 func (c *checker) hardware(docs map[string]hardwareDoc) map[string]Hardware {
@@ -64,9 +91,32 @@ func (c *checker) hardware(docs map[string]hardwareDoc) map[string]Hardware {
 			}
 			h.Affinity = cpus
 		}
+		if d.Slurm != nil {
+			h.Slurm = c.slurm(at+".slurm", *d.Slurm)
+		}
 		out[id] = h
 	}
 	return out
+}
+
+func (c *checker) slurm(at string, d slurmDoc) *Slurm {
+	s := &Slurm{Partition: d.Partition, Constraint: d.Constraint, Account: d.Account}
+	if d.Partition == "" {
+		c.fail(at+".partition", "missing: want the Slurm partition whose nodes are of this class")
+	}
+	for key, v := range map[string]string{"partition": d.Partition, "constraint": d.Constraint, "account": d.Account} {
+		if strings.ContainsAny(v, " \t\n'\"\\") {
+			c.fail(at+"."+key, "%q: want a Slurm name, without spaces or quotes", v)
+		}
+	}
+	if d.TimeLimit != "" {
+		t, err := time.ParseDuration(d.TimeLimit)
+		if err != nil || t < time.Minute {
+			c.fail(at+".time_limit", "%q: want a duration of at least a minute, such as \"90m\"", d.TimeLimit)
+		}
+		s.TimeLimit = t
+	}
+	return s
 }
 
 // ParseCPUList parses a Linux CPU list such as "0-3,8,10-11" into sorted,

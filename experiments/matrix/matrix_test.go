@@ -119,6 +119,10 @@ func TestErrors(t *testing.T) {
 		{"hardware affinity syntax", "[hardware.small]\ncpus = 1\nmemory_gib = 4\naffinity = \"3-1\"\n" + base, 4, "hardware.small.affinity", "not a CPU list"},
 		{"hardware affinity size", "[hardware.small]\ncpus = 1\nmemory_gib = 4\naffinity = \"0-1\"\n" + base, 4, "hardware.small.affinity", "lists 2 CPUs but cpus = 1"},
 		{"hardware unknown key", "[hardware.small]\ncpus = 1\nmemory_gib = 4\ncores = 2\n" + base, 4, "hardware.small.cores", "unknown key"},
+		{"slurm unknown key", "[hardware.small]\ncpus = 1\nmemory_gib = 4\n[hardware.small.slurm]\npartition = \"p\"\nqueue = \"q\"\n" + base, 6, "hardware.small.slurm.queue", "unknown key"},
+		{"slurm without partition", "[hardware.small]\ncpus = 1\nmemory_gib = 4\n[hardware.small.slurm]\nconstraint = \"c\"\n" + base, 4, "hardware.small.slurm.partition", "missing"},
+		{"slurm time limit", "[hardware.small]\ncpus = 1\nmemory_gib = 4\n[hardware.small.slurm]\npartition = \"p\"\ntime_limit = \"2 hours\"\n" + base, 6, "hardware.small.slurm.time_limit", "at least a minute"},
+		{"slurm name with a space", "[hardware.small]\ncpus = 1\nmemory_gib = 4\n[hardware.small.slurm]\npartition = \"a b\"\n" + base, 5, "hardware.small.slurm.partition", "without spaces"},
 		{"runtime unknown key", "[runtimes.py]\npython = \"python3\"\ninterpreter = \"x\"\n" + base, 3, "runtimes.py.interpreter", "unknown key"},
 		{"runtime not declared", strings.Replace(base, "[experiments.params]", "runtimes = [\"go\", \"pypy\"]\n[experiments.params]", 1), 5, "experiments[0].runtimes", `"pypy" is not declared in a [runtimes.pypy] table`},
 		{"runtime neither", "[runtimes.py]\nstart_method = \"fork\"\n" + base, 1, "runtimes.py", "want python"},
@@ -170,6 +174,7 @@ func TestRepsAuto(t *testing.T) {
 
 func TestHardware(t *testing.T) {
 	doc := "[hardware.lab]\ncpus = 2\nmemory_gib = 24\ncpu_model = \"Xeon\"\naffinity = \"0,1\"\n" +
+		"[hardware.lab.slurm]\npartition = \"lab\"\nconstraint = \"epyc\"\ntime_limit = \"90m\"\n" +
 		strings.Replace(base, "[experiments.params]", "hardware = [\"lab\"]\n[experiments.params]", 1)
 	m, err := Parse("m.toml", []byte(doc))
 	if err != nil {
@@ -178,6 +183,9 @@ func TestHardware(t *testing.T) {
 	h := m.Hardware["lab"]
 	if h.CPUs != 2 || h.MemoryGiB != 24 || !h.CPUModel.MatchString("Intel Xeon") || !slices.Equal(h.Affinity, []int{0, 1}) {
 		t.Errorf("hardware = %+v", h)
+	}
+	if want := (Slurm{Partition: "lab", Constraint: "epyc", TimeLimit: 90 * time.Minute}); h.Slurm == nil || *h.Slurm != want {
+		t.Errorf("slurm = %+v; want %+v", h.Slurm, want)
 	}
 	if !slices.Equal(m.Experiments[0].Hardware, []string{"lab"}) {
 		t.Errorf("experiment hardware = %v; want [lab]", m.Experiments[0].Hardware)

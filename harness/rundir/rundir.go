@@ -120,7 +120,19 @@ type RunOptions struct {
 	Reps  int    `json:"reps,omitempty"`
 	Smoke bool   `json:"smoke,omitempty"`
 	Force bool   `json:"force,omitempty"`
+	// Shard is the part of the selected cells this run took (lab run
+	// --shard i/N); nil for all of them.
+	Shard *Shard `json:"shard,omitempty"`
 }
+
+// Shard is one of Count parts of a run's cells, numbered from 1.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// String is "i/N", as lab run --shard takes it.
+func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
 
 // Summary is summary.json.
 type Summary struct {

@@ -118,6 +118,11 @@ func Run(ctx context.Context, o Options) (string, error) {
 		if o.Flags.Smoke {
 			id += "-smoke"
 		}
+		if sh := o.Flags.Shard; sh != nil {
+			// Parts of one run start on several machines at the same
+			// second, into one shared results directory.
+			id += fmt.Sprintf("-shard%dof%d", sh.Index, sh.Count)
+		}
 	}
 	s.dir = filepath.Join(o.Results, o.HardwareID, id)
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {

@@ -526,3 +526,32 @@ func TestOrdersKeptWithTheirResult(t *testing.T) {
 		t.Errorf("bench.txt has %d results and %d orders lines; want 2 and 2:\n%s", results, orders, raw)
 	}
 }
+
+// TestShardIsRecorded: a run that took one part of the cells says which in
+// run.json, and its directory's name does too (parts run on several nodes
+// at once into one results directory).
+func TestShardIsRecorded(t *testing.T) {
+	t.Setenv("LAB_FAKE_BENCH", "1")
+	self, _ := os.Executable()
+	dir, err := Run(context.Background(), Options{
+		MatrixFile: "m.toml", MatrixText: []byte("# fake"), MatrixSHA: "abc",
+		Cells: []matrix.Cell{cell("x", "loop", 1)}, HardwareID: "box", Machine: hw.Machine{CPUModel: "fake"},
+		Software: hw.Software{GoVersion: "go1.26", Commit: "c0ffee"},
+		Binary:   self, Results: t.TempDir(), Seed: 42,
+		Flags:    rundir.RunOptions{Shard: &rundir.Shard{Index: 2, Count: 3}},
+		Progress: testWriter{t}, slack: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(dir, "-shard2of3") {
+		t.Errorf("run directory %s; want a name ending in -shard2of3", dir)
+	}
+	d, err := rundir.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sh := d.Run.Options.Shard; sh == nil || *sh != (rundir.Shard{Index: 2, Count: 3}) {
+		t.Errorf("run.json shard = %+v; want 2/3", sh)
+	}
+}

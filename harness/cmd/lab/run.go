@@ -35,6 +35,7 @@ Examples:
   lab run                                 # the default matrix on this machine
   lab run --smoke                         # every experiment, smallest sizes, 6 reps
   lab run --hardware lab-2c --only 'article/.*model=(process|thread)/' --reps 10
+  lab run --hardware lab-2c --shard 2/4          # the second of four parts (a cluster's task)
 `
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -50,6 +51,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	seed := fs.Int64("seed", 0, "seed of the round orders (default: from the clock; recorded either way)")
 	out := fs.String("out", "results", "the results root")
 	budget := fs.Duration("budget", 0, "with --looks: stop looking once the run has taken this long (0 = no limit)")
+	shard := fs.String("shard", "", "run part i of N of the selected cells (i/N, 1 ≤ i ≤ N), parts balanced by the time estimate, the same on every machine of a hardware class")
 	looks := fs.Int("looks", claims.DefaultPlan.Looks, "sample the cells of undecided claims until decided: at most this many looks (1 = one look, no further samples; 0 = no plan, verdicts at 95%)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -119,6 +121,18 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	o.Cells, err = selectCells(m, *hardware, *only, *reps, *smoke)
 	if err != nil {
 		return usageError{err}
+	}
+	if *shard != "" {
+		s, err := runner.ParseShard(*shard)
+		if err != nil {
+			return usageError{fmt.Errorf("run: %w", err)}
+		}
+		// The split is the one every node of the class makes: from the
+		// cells and the CPUs they were expanded for, nothing measured.
+		o.Cells, o.Flags.Shard = runner.Split(o.Cells, m.CPUs, s), &s
+		if len(o.Cells) == 0 {
+			return usageError{fmt.Errorf("run: --shard %s: this part has no cells (more parts than cells?)", s)}
+		}
 	}
 	lim := runner.DetectLimits()
 	for _, c := range o.Cells {
