@@ -306,15 +306,21 @@ def _bad_count(what, got, n, want):
 _REC = struct.Struct("<HH")  # (task, seq) of a process's event
 
 
+def compute_pause(n, pi):
+    """An interleave pause of between = "compute": count the primes in
+    [2, n] with the article's loop, and check the count."""
+    got = count_primes(2, n)
+    if got != pi:
+        raise _bad_count("interleave: a pause", got, n, pi)
+
+
 def unit_interleave(lock, log, t, events, between, gap, n, pi):
     for seq in range(events):
         if seq:
             if between == "wait":
                 time.sleep(gap)
             else:
-                got = count_primes(2, n)
-                if got != pi:
-                    raise _bad_count("interleave: a pause", got, n, pi)
+                compute_pause(n, pi)
         with lock:
             log.append((t, seq))
     return os.getpid(), threading.get_native_id()
@@ -326,9 +332,7 @@ async def aunit_interleave(log, t, events, between, gap, n, pi):
             if between == "wait":
                 await asyncio.sleep(gap)
             else:
-                got = count_primes(2, n)  # no await: nothing else runs
-                if got != pi:
-                    raise _bad_count("interleave: a pause", got, n, pi)
+                compute_pause(n, pi)  # no await: nothing else runs
         log.append((t, seq))
     return os.getpid(), threading.get_native_id()
 
@@ -340,9 +344,7 @@ def unit_interleave_p(logc, t, events, between, gap, n, pi):
             if between == "wait":
                 time.sleep(gap)
             else:
-                got = count_primes(2, n)
-                if got != pi:
-                    raise _bad_count("interleave: a pause", got, n, pi)
+                compute_pause(n, pi)
         write(fd, pack(t, seq))
     return os.getpid(), threading.get_native_id()
 
