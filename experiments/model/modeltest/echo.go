@@ -28,6 +28,27 @@ func EchoListener(t testing.TB) (*os.File, string) {
 	return ln, addr
 }
 
+// EchoJob is echo.NewJob's job, failing t on an error.
+func EchoJob(t testing.TB, conns, reqs, size int, think time.Duration) echo.Job {
+	t.Helper()
+	j, err := echo.NewJob(conns, reqs, size, think)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// ListeningEchoJob is EchoJob with a listening socket of its own (an
+// EchoListener, closed when the test ends) as its Listener, and the socket's
+// address.
+func ListeningEchoJob(t testing.TB, conns, reqs, size int, think time.Duration) (echo.Job, *os.File, string) {
+	t.Helper()
+	ln, addr := EchoListener(t)
+	j := EchoJob(t, conns, reqs, size, think)
+	j.Listener = ln
+	return j, ln, addr
+}
+
 // ServeEcho runs x once against the load generator, in this process, as Run
 // drives it, and fails t if either fails or the server served too few.
 func ServeEcho(t testing.TB, x model.Exec, addr string, j echo.Job) model.Result {

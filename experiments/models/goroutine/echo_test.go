@@ -16,14 +16,6 @@ import (
 	"concurrency-lab/experiments/workloads/echo"
 )
 
-func mustEcho(conns, reqs, size int, think time.Duration) echo.Job {
-	j, err := echo.NewJob(conns, reqs, size, think)
-	if err != nil {
-		panic(err)
-	}
-	return j
-}
-
 // The server echoes, every Run serves exactly its connections, all in this
 // process. Warm and cold run the same server: "warm" runs one Start twice,
 // "cold" starts a server for each Run, as a cold cell does.
@@ -32,8 +24,8 @@ func TestEcho(t *testing.T) {
 		name string
 		job  echo.Job
 	}{
-		{"3x5x64B", mustEcho(3, 5, 64, 0)},
-		{"3x5x1KiB/think", mustEcho(3, 5, 1024, time.Millisecond)},
+		{"3x5x64B", modeltest.EchoJob(t, 3, 5, 64, 0)},
+		{"3x5x1KiB/think", modeltest.EchoJob(t, 3, 5, 1024, time.Millisecond)},
 	}
 	check := func(t *testing.T, rs []model.Result) {
 		for i, r := range rs {
@@ -62,9 +54,7 @@ func TestEcho(t *testing.T) {
 // Servers started on one socket in turn (as a cold cell's executions are)
 // each serve and leave the socket listening, and no goroutine behind.
 func TestEchoServersShareTheSocketInTurn(t *testing.T) {
-	ln, addr := modeltest.EchoListener(t)
-	j := mustEcho(3, 2, 100, 0)
-	j.Listener = ln
+	j, ln, addr := modeltest.ListeningEchoJob(t, 3, 2, 100, 0)
 	before := runtime.NumGoroutine()
 	for i := range 3 {
 		x, err := Model{}.Start(t.Context(), j)
@@ -84,9 +74,7 @@ func TestEchoServersShareTheSocketInTurn(t *testing.T) {
 // A connection reset by its client fails the Run, promptly and naming the
 // reset; Close leaves no goroutine behind nor closes the caller's socket.
 func TestEchoResetFailsTheRun(t *testing.T) {
-	ln, addr := modeltest.EchoListener(t)
-	j := mustEcho(2, 1, 64, 0)
-	j.Listener = ln
+	j, ln, addr := modeltest.ListeningEchoJob(t, 2, 1, 64, 0)
 	before := runtime.NumGoroutine()
 	x, err := Model{}.Start(t.Context(), j)
 	if err != nil {
@@ -132,9 +120,7 @@ func TestEchoResetFailsTheRun(t *testing.T) {
 
 // A Run waiting for connections that never come ends with its context.
 func TestEchoRunHonoursTheContext(t *testing.T) {
-	ln, addr := modeltest.EchoListener(t)
-	j := mustEcho(2, 1, 64, 0)
-	j.Listener = ln
+	j, ln, addr := modeltest.ListeningEchoJob(t, 2, 1, 64, 0)
 	before := runtime.NumGoroutine()
 	x, err := Model{}.Start(t.Context(), j)
 	if err != nil {
@@ -153,7 +139,7 @@ func TestEchoRunHonoursTheContext(t *testing.T) {
 }
 
 func TestEchoNeedsAListener(t *testing.T) {
-	x, err := Model{}.Start(t.Context(), mustEcho(2, 1, 1, 0))
+	x, err := Model{}.Start(t.Context(), modeltest.EchoJob(t, 2, 1, 1, 0))
 	if err == nil {
 		x.Close()
 		t.Fatal("Start succeeded without a listening socket; want an error")

@@ -16,14 +16,6 @@ import (
 	"concurrency-lab/experiments/workloads/echo"
 )
 
-func mustEcho(conns, reqs, size int, think time.Duration) echo.Job {
-	j, err := echo.NewJob(conns, reqs, size, think)
-	if err != nil {
-		panic(err)
-	}
-	return j
-}
-
 func startName(cold bool) string {
 	if cold {
 		return "cold"
@@ -40,8 +32,8 @@ func TestEcho(t *testing.T) {
 		name string
 		job  echo.Job
 	}{
-		{"3x5x64B", mustEcho(3, 5, 64, 0)},
-		{"3x5x1KiB/think", mustEcho(3, 5, 1024, time.Millisecond)},
+		{"3x5x64B", modeltest.EchoJob(t, 3, 5, 64, 0)},
+		{"3x5x1KiB/think", modeltest.EchoJob(t, 3, 5, 1024, time.Millisecond)},
 	}
 	for _, cold := range []bool{false, true} {
 		for _, tt := range jobs {
@@ -71,7 +63,7 @@ func TestEcho(t *testing.T) {
 // waiting one a connection in turn: four overlapping connections are served
 // by the four workers, in every Run.
 func TestEchoPoolWorkersAreDistinct(t *testing.T) {
-	j := mustEcho(4, 5, 64, time.Millisecond)
+	j := modeltest.EchoJob(t, 4, 5, 64, time.Millisecond)
 	for i, r := range modeltest.Run(t, Model{}, j, 2) {
 		if len(r.PIDs) != 4 || len(r.TIDs) != 4 {
 			t.Errorf("run %d: PIDs %v, TIDs %v; want 4 of each, one per pool worker", i, r.PIDs, r.TIDs)
@@ -85,9 +77,7 @@ func TestEchoPoolWorkersAreDistinct(t *testing.T) {
 func TestEchoServersShareTheSocketInTurn(t *testing.T) {
 	for _, cold := range []bool{false, true} {
 		t.Run(startName(cold), func(t *testing.T) {
-			ln, addr := modeltest.EchoListener(t)
-			j := mustEcho(3, 2, 100, 0)
-			j.Listener = ln
+			j, ln, addr := modeltest.ListeningEchoJob(t, 3, 2, 100, 0)
 			for i := range 3 {
 				x, err := Model{Cold: cold}.Start(t.Context(), j)
 				if err != nil {
@@ -109,9 +99,7 @@ func TestEchoServersShareTheSocketInTurn(t *testing.T) {
 func TestEchoResetFailsTheRun(t *testing.T) {
 	for _, cold := range []bool{false, true} {
 		t.Run(startName(cold), func(t *testing.T) {
-			ln, addr := modeltest.EchoListener(t)
-			j := mustEcho(2, 1, 64, 0)
-			j.Listener = ln
+			j, ln, addr := modeltest.ListeningEchoJob(t, 2, 1, 64, 0)
 			x, err := Model{Cold: cold}.Start(t.Context(), j)
 			if err != nil {
 				t.Fatal(err)
@@ -147,9 +135,7 @@ func TestEchoResetFailsTheRun(t *testing.T) {
 func TestEchoRunHonoursTheContext(t *testing.T) {
 	for _, cold := range []bool{false, true} {
 		t.Run(startName(cold), func(t *testing.T) {
-			ln, addr := modeltest.EchoListener(t)
-			j := mustEcho(2, 1, 64, 0)
-			j.Listener = ln
+			j, ln, addr := modeltest.ListeningEchoJob(t, 2, 1, 64, 0)
 			x, err := Model{Cold: cold}.Start(t.Context(), j)
 			if err != nil {
 				t.Fatal(err)
@@ -175,9 +161,7 @@ func TestEchoRunHonoursTheContext(t *testing.T) {
 func TestEchoCollectUsage(t *testing.T) {
 	for _, cold := range []bool{false, true} {
 		t.Run(startName(cold), func(t *testing.T) {
-			ln, addr := modeltest.EchoListener(t)
-			j := mustEcho(3, 20, 1024, 0)
-			j.Listener = ln
+			j, _, addr := modeltest.ListeningEchoJob(t, 3, 20, 1024, 0)
 			x, err := Model{Cold: cold}.Start(t.Context(), j)
 			if err != nil {
 				t.Fatal(err)
@@ -200,9 +184,7 @@ func TestEchoCollectUsage(t *testing.T) {
 // After a good Run, Close ends the warm workers by ending their request
 // pipes: each exits on its own, with status 0, wherever it was waiting.
 func TestEchoCloseEndsWorkersByEOF(t *testing.T) {
-	ln, addr := modeltest.EchoListener(t)
-	j := mustEcho(3, 2, 64, 0)
-	j.Listener = ln
+	j, _, addr := modeltest.ListeningEchoJob(t, 3, 2, 64, 0)
 	x, err := Model{}.Start(t.Context(), j)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +196,7 @@ func TestEchoCloseEndsWorkersByEOF(t *testing.T) {
 func TestEchoNeedsAListener(t *testing.T) {
 	for _, cold := range []bool{false, true} {
 		t.Run(startName(cold), func(t *testing.T) {
-			x, err := Model{Cold: cold}.Start(t.Context(), mustEcho(2, 1, 1, 0))
+			x, err := Model{Cold: cold}.Start(t.Context(), modeltest.EchoJob(t, 2, 1, 1, 0))
 			if err == nil {
 				x.Close()
 				t.Fatal("Start succeeded without a listening socket; want an error")
@@ -233,15 +215,13 @@ func TestEchoNeedsAListener(t *testing.T) {
 func TestEchoCountsCarryOverRuns(t *testing.T) {
 	for _, cold := range []bool{false, true} {
 		t.Run(startName(cold), func(t *testing.T) {
-			ln, addr := modeltest.EchoListener(t)
-			j := mustEcho(3, 3, 64, 0)
-			j.Listener = ln
+			j, _, addr := modeltest.ListeningEchoJob(t, 3, 3, 64, 0)
 			x, err := Model{Cold: cold}.Start(t.Context(), j)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer closeAndCheck(t, x)
-			load := mustEcho(12, 3, 64, 0) // four Runs' worth
+			load := modeltest.EchoJob(t, 12, 3, 64, 0) // four Runs' worth
 			// A hang detector, not a speed limit.
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()

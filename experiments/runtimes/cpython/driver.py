@@ -306,12 +306,12 @@ def _bad_count(what, got, n, want):
 _REC = struct.Struct("<HH")  # (task, seq) of a process's event
 
 
-def compute_pause(n, pi):
-    """An interleave pause of between = "compute": count the primes in
-    [2, n] with the article's loop, and check the count."""
+def count_checked(what, n, pi):
+    """Count the primes in [2, n] with the article's loop and check the
+    count: an interleave pause of between = "compute", a convoy chunk."""
     got = count_primes(2, n)
     if got != pi:
-        raise _bad_count("interleave: a pause", got, n, pi)
+        raise _bad_count(what, got, n, pi)
 
 
 def unit_interleave(lock, log, t, events, between, gap, n, pi):
@@ -320,7 +320,7 @@ def unit_interleave(lock, log, t, events, between, gap, n, pi):
             if between == "wait":
                 time.sleep(gap)
             else:
-                compute_pause(n, pi)
+                count_checked("interleave: a pause", n, pi)
         with lock:
             log.append((t, seq))
     return os.getpid(), threading.get_native_id()
@@ -332,7 +332,7 @@ async def aunit_interleave(log, t, events, between, gap, n, pi):
             if between == "wait":
                 await asyncio.sleep(gap)
             else:
-                compute_pause(n, pi)  # no await: nothing else runs
+                count_checked("interleave: a pause", n, pi)  # no await: nothing else runs
         log.append((t, seq))
     return os.getpid(), threading.get_native_id()
 
@@ -344,7 +344,7 @@ def unit_interleave_p(logc, t, events, between, gap, n, pi):
             if between == "wait":
                 time.sleep(gap)
             else:
-                compute_pause(n, pi)
+                count_checked("interleave: a pause", n, pi)
         write(fd, pack(t, seq))
     return os.getpid(), threading.get_native_id()
 
@@ -465,9 +465,7 @@ def unit_convoy_cpu(stop, begun, n, pi):
     begun.release()
     chunks = 0
     while True:
-        got = count_primes(2, n)
-        if got != pi:
-            raise _bad_count("convoy: a chunk", got, n, pi)
+        count_checked("convoy: a chunk", n, pi)
         chunks += 1
         if stop[0] != gen:
             return pid, tid, chunks
@@ -492,9 +490,7 @@ async def aunit_convoy_cpu(stop, begun, n, pi):
     gen = stop[0]
     chunks = 0
     while True:
-        got = count_primes(2, n)
-        if got != pi:
-            raise _bad_count("convoy: a chunk", got, n, pi)
+        count_checked("convoy: a chunk", n, pi)
         chunks += 1
         if stop[0] != gen:
             return pid, tid, chunks
