@@ -124,7 +124,7 @@ func (s *Site) prepare() {
 	}
 	close(runs)
 	for i, m := range s.Machines {
-		m.Claims = claims.Judge(m.ID, m.dirs(), s.Options)
+		m.Claims = claims.Judge(m.ID, m.judged(), s.Options)
 		m.Forest = machineForest(i, m)
 		m.Headline = s.headline(m)
 		m.Reference = s.reference(m)

@@ -12,18 +12,23 @@ import (
 )
 
 // compareView is what compare.html shows: one comparison per pair of
-// machines.
+// machines, then the nodes of each class that an each-node submission ran
+// on, each against the first.
 type compareView struct {
 	Machines  int
 	Options   diff.Options
 	Verdicts  []string // the order counts are shown in
 	Pairs     []*Pair
+	Nodes     []*NodeGroup
 	Threshold string // the options' threshold, "5%"
 }
 
-// Pair is the diff of two machines' chosen runs, B against A (A < B by id).
+// Pair is the diff of two machines' chosen runs, B against A (A < B by id),
+// or of two nodes' runs of one each-node submission (A and B the same
+// machine; NodeA and NodeB the hosts).
 type Pair struct {
 	A, B         *Machine
+	NodeA, NodeB string
 	RunA, RunB   *Run
 	WhyA, WhyB   string // how the run was chosen, when not a complete full run
 	Anchor       string // the pair's id on the page
@@ -37,6 +42,7 @@ type Pair struct {
 	Rows         []compareRow
 	Chart        *Chart
 	ChartProblem string
+	bars         []plots.Ratio // the chart's, one per cell in common
 }
 
 type settingRow struct{ Path, A, B string }
@@ -55,10 +61,21 @@ type compareRow struct {
 
 // latestRun picks the run of m to compare with claims.Latest: its newest
 // complete full run, else its newest complete smoke run, else its newest
-// run; why says which fallback was taken ("" for none).
+// run; why says which fallback was taken ("" for none). Each-node runs are
+// one node's view of the class, compared on their own (Nodes): they are
+// taken only when the machine has no other complete run.
 func latestRun(m *Machine) (r *Run, why string) {
-	d, why := claims.Latest(m.dirs())
-	return m.run(d), why
+	d, why := claims.Latest(m.judged())
+	r = m.run(d)
+	if r != nil && isEachNode(d) {
+		node := fmt.Sprintf("node %s's run of each-node submission %s", orDash(r.Node()), d.Run.Fleet.Submission)
+		if why == "" {
+			why = "no complete merged or single-machine run: this is " + node
+		} else {
+			why += "; it is " + node
+		}
+	}
+	return r, why
 }
 
 // compareOptions are the options of every machine comparison: the site's
@@ -68,7 +85,7 @@ func latestRun(m *Machine) (r *Run, why string) {
 func (s *Site) compareOptions() diff.Options { return s.Options.Diff() }
 
 // compare diffs the chosen runs of every pair of machines and draws each
-// pair's ratio chart.
+// pair's ratio chart, then diffs the nodes of each each-node submission.
 func (s *Site) compare() compareView {
 	v := compareView{Machines: len(s.Machines), Options: s.compareOptions(),
 		Verdicts: []string{diff.Slower, diff.Faster, diff.Same, diff.Unsure, diff.Untestable}}
@@ -82,12 +99,16 @@ func (s *Site) compare() compareView {
 			p.RunA, p.WhyA = latestRun(a)
 			p.RunB, p.WhyB = latestRun(b)
 			p.diff(v.Options, v.Verdicts)
+			p.draw()
 			v.Pairs = append(v.Pairs, p)
 		}
 	}
+	v.Nodes = s.compareNodes(v.Options, v.Verdicts)
 	return v
 }
 
+// diff compares the pair's runs and fills in its tables and its chart's
+// bars (draw draws them).
 func (p *Pair) diff(o diff.Options, verdicts []string) {
 	res, err := diff.Compare(p.RunA.Dir, p.RunB.Dir, o)
 	if err != nil {
@@ -128,7 +149,6 @@ func (p *Pair) diff(o diff.Options, verdicts []string) {
 	})
 
 	labels := cellLabels(p.RunA)
-	var bars []plots.Ratio
 	for _, c := range res.Cells {
 		row := compareRow{Name: c.Name, Verdict: c.Verdict, Class: verdictClass(c.Verdict), Reason: c.Reason,
 			A: sideText(res.Metric, c.A), B: sideText(res.Metric, c.B), Ratio: "—", PAdj: "—", Underpowered: c.Underpowered}
@@ -144,14 +164,22 @@ func (p *Pair) diff(o diff.Options, verdicts []string) {
 			row.PAdj = fmt.Sprintf("%.3g", *c.PAdj)
 		}
 		p.Rows = append(p.Rows, row)
-		bars = append(bars, bar)
+		p.bars = append(p.bars, bar)
 	}
-	if len(bars) == 0 {
+}
+
+// draw draws the ratio chart of a diffed pair of machines.
+func (p *Pair) draw() {
+	if p.Result == nil {
+		return
+	}
+	if len(p.bars) == 0 {
 		p.ChartProblem = "no cells in common: nothing to chart"
 		return
 	}
-	title := fmt.Sprintf("%s / %s: %s ratio per cell", p.B.ID, p.A.ID, res.Metric)
-	svg, err := plots.Ratios(title, fmt.Sprintf("ratio of medians B/A (%s; log scale; > 1: B is slower)", res.Metric), bars)
+	metric := p.Result.Metric
+	title := fmt.Sprintf("%s / %s: %s ratio per cell", p.B.ID, p.A.ID, metric)
+	svg, err := plots.Ratios(title, fmt.Sprintf("ratio of medians B/A (%s; log scale; > 1: B is slower)", metric), p.bars)
 	if err != nil {
 		p.ChartProblem = "chart not drawn: " + err.Error()
 		return
@@ -159,6 +187,15 @@ func (p *Pair) diff(o diff.Options, verdicts []string) {
 	p.Chart = &Chart{File: "compare/" + p.Anchor + ".svg", Title: title,
 		Alt: "Ratio of B's median to A's per cell, with its 95% bootstrap CI as a horizontal bar, on a log scale with a dashed line at 1", svg: svg}
 }
+
+// cellsTable is a table of compared cells, with the correction its
+// p-values were adjusted by (the column's heading).
+type cellsTable struct {
+	Rows       []compareRow
+	Correction diff.Correction
+}
+
+func cellsOf(rows []compareRow, c diff.Correction) cellsTable { return cellsTable{rows, c} }
 
 // cellLabels names a run's cells for the chart: experiment, model and the
 // experiment's varying parameters (the fixed ones are the same on every row).

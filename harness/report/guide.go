@@ -64,7 +64,7 @@ type Figure struct {
 // (claims.Candidates).
 func (s *Site) candidateRuns(m *Machine) []*Run {
 	var out []*Run
-	for _, d := range claims.Candidates(m.dirs()) {
+	for _, d := range claims.Candidates(m.judged()) {
 		out = append(out, m.run(d))
 	}
 	return out

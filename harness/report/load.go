@@ -83,6 +83,18 @@ func (m *Machine) dirs() []*rundir.Dir {
 	return out
 }
 
+// judged are the runs the machine's verdicts, guide and comparisons choose
+// from (newest first): every run but the each-node ones, which are one
+// node's view of the class and are compared on their own, unless the
+// machine has no other complete run.
+func (m *Machine) judged() []*rundir.Dir {
+	dirs := m.dirs()
+	if whole := slices.DeleteFunc(slices.Clone(dirs), isEachNode); len(claims.Candidates(whole)) > 0 {
+		return whole
+	}
+	return dirs
+}
+
 // run is the machine's Run of d.
 func (m *Machine) run(d *rundir.Dir) *Run {
 	for _, r := range m.Runs {
@@ -369,10 +381,13 @@ func flags(x *Experiment, highCV float64) []string {
 func (x *Experiment) Has(unit string) bool { return hasUnit(x.Cells, unit) }
 
 // SkippedCells counts the experiment's skipped cells.
-func (x *Experiment) SkippedCells() int {
+func (x *Experiment) SkippedCells() int { return x.countStatus(rundir.Skipped) }
+
+// countStatus counts the experiment's cells with status s.
+func (x *Experiment) countStatus(s string) int {
 	n := 0
 	for _, c := range x.Cells {
-		if c.Status == rundir.Skipped {
+		if c.Status == s {
 			n++
 		}
 	}

@@ -23,6 +23,8 @@ var funcs = template.FuncMap{
 	"quantity":   fmtQuantity,
 	"ratio":      fmtRatio,
 	"reproduce":  reproduce,
+	"slurm":      slurmText,
+	"cellsOf":    cellsOf,
 	"time":       func(t interface{ Format(string) string }) string { return t.Format("2006-01-02 15:04:05 MST") },
 	"anchor":     anchor,
 	"join":       strings.Join,
@@ -232,35 +234,53 @@ func cellLinks(r *Run, names []string) []link {
 }
 
 // reproduce is the command that re-runs r: the same matrix (copied next to
-// the page), hardware declaration, seed and options, at the same commit.
+// the page), hardware declaration, seed and options, at the same commit. A
+// fleet run is submitted again to the fleet, sharded as it was or once per
+// node.
 func reproduce(r *Run) string {
 	d := r.Dir.Run
 	var b strings.Builder
 	if d.Software.Commit != "" {
 		fmt.Fprintf(&b, "git checkout %s && make lab && \\\n  ", shellQuote(d.Software.Commit))
 	}
-	b.WriteString("bin/lab run --matrix ")
-	if r.Matrix {
-		b.WriteString(shellQuote(r.Path + "/experiments.toml"))
-	} else {
-		b.WriteString(shellQuote(d.Matrix.File))
+	if d.Fleet != nil {
+		b.WriteString(fleetCommand(r))
+		return b.String()
 	}
+	b.WriteString("bin/lab run --matrix " + matrixArg(r))
 	if d.Hardware.Declared != nil {
 		b.WriteString(" --hardware " + shellQuote(d.Hardware.ID))
 	}
 	if d.Options.Force {
 		b.WriteString(" --force")
 	}
-	if d.Options.Only != "" {
-		b.WriteString(" --only " + shellQuote(d.Options.Only))
+	b.WriteString(selectionArgs(d.Options))
+	fmt.Fprintf(&b, " --seed %d", d.Seed)
+	return b.String()
+}
+
+// matrixArg is the matrix to reproduce r with, quoted: the copy next to the
+// run's page when there is one, else the file the run named.
+func matrixArg(r *Run) string {
+	if r.Matrix {
+		return shellQuote(r.Path + "/experiments.toml")
 	}
-	if d.Options.Reps > 0 {
-		fmt.Fprintf(&b, " --reps %d", d.Options.Reps)
+	return shellQuote(r.Dir.Run.Matrix.File)
+}
+
+// selectionArgs are the flags that chose the run's cells and samples, each
+// with a leading space: --only, --reps and --smoke, as given.
+func selectionArgs(o rundir.RunOptions) string {
+	var b strings.Builder
+	if o.Only != "" {
+		b.WriteString(" --only " + shellQuote(o.Only))
 	}
-	if d.Options.Smoke {
+	if o.Reps > 0 {
+		fmt.Fprintf(&b, " --reps %d", o.Reps)
+	}
+	if o.Smoke {
 		b.WriteString(" --smoke")
 	}
-	fmt.Fprintf(&b, " --seed %d", d.Seed)
 	return b.String()
 }
 

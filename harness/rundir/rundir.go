@@ -67,6 +67,49 @@ type Run struct {
 	// before the run; an echo cell raises its soft RLIMIT_NOFILE to the
 	// hard limit.
 	Limits *Limits `json:"limits,omitempty"`
+	// Slurm is the Slurm task that ran the run, when one did (read from
+	// the task's environment).
+	Slurm *SlurmTask `json:"slurm,omitempty"`
+	// Fleet is set on the runs lab fleet collect writes: a run merged from
+	// the shards of one submission, or one node's whole run of an
+	// each-node submission.
+	Fleet *Fleet `json:"fleet,omitempty"`
+}
+
+// SlurmTask identifies the Slurm job (and job array task) a run ran in.
+type SlurmTask struct {
+	JobID       string `json:"job_id"`                  // SLURM_JOB_ID
+	ArrayJobID  string `json:"array_job_id,omitempty"`  // SLURM_ARRAY_JOB_ID
+	ArrayTaskID string `json:"array_task_id,omitempty"` // SLURM_ARRAY_TASK_ID
+	Node        string `json:"node,omitempty"`          // SLURMD_NODENAME
+}
+
+// Fleet records how lab fleet collect made a run from a submission's parts.
+type Fleet struct {
+	Submission string `json:"submission"` // the submission's id
+	// EachNode is set on one node's run of an each-node submission: the
+	// whole selection on that node, kept apart to compare the nodes.
+	EachNode bool `json:"each_node,omitempty"`
+	// Shards are the parts the run was merged from, in shard order (a
+	// resumed run lists its earlier parts first); for an each-node run,
+	// its one part.
+	Shards []ShardRun `json:"shards"`
+}
+
+// ShardRun is one part of a merged run: which node ran which cells, and how
+// it ended.
+type ShardRun struct {
+	Shard      Shard      `json:"shard"`
+	Submission string     `json:"submission"`     // the submission that ran it (a resume's own)
+	Run        string     `json:"run,omitempty"`  // the part's run id; "" when it left no run
+	Node       string     `json:"node,omitempty"` // the host that ran it
+	Slurm      *SlurmTask `json:"slurm,omitempty"`
+	Started    time.Time  `json:"started"`
+	Ended      time.Time  `json:"ended"`
+	Complete   bool       `json:"complete"`
+	Stopped    string     `json:"stopped,omitempty"` // why it is incomplete, or why it left no run
+	Cells      int        `json:"cells"`             // the cells it was given
+	Seed       int64      `json:"seed"`
 }
 
 // Limits are what the machine let one cell use.
@@ -172,6 +215,9 @@ const (
 	// every round) or whose run stopped before it had them all: its
 	// samples are real but fewer than the run meant to take.
 	Partial = "partial"
+	// Missing is a cell of a merged run whose part left no run or was
+	// not given it: it has no samples (lab fleet submit --resume runs it).
+	Missing = "missing"
 )
 
 // Cell is one cell's results.

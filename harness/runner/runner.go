@@ -51,6 +51,8 @@ type Options struct {
 	Seed     int64
 	Flags    rundir.RunOptions
 	Warnings []string // noise warnings found before the run
+	// Slurm is the Slurm task running the run, if any (recorded).
+	Slurm *rundir.SlurmTask
 	// Decide, when set, is the sequential plan's judge: after the planned
 	// samples and after each further round, at most Looks times in all, it
 	// is given the run as it stands and names the cells that another round
@@ -141,7 +143,7 @@ func Run(ctx context.Context, o Options) (string, error) {
 		Software: o.Software,
 		Matrix:   rundir.RunMatrix{File: o.MatrixFile, SHA256: o.MatrixSHA, Text: string(o.MatrixText)},
 		Options:  o.Flags, Seed: o.Seed, Started: s.began.UTC(), Cells: len(o.Cells),
-		Warnings: slices.Clone(o.Warnings),
+		Warnings: slices.Clone(o.Warnings), Slurm: o.Slurm,
 	}
 	if l := o.Limits; l != nil {
 		s.run.Limits = &rundir.Limits{NoFile: l.NoFile, NoFileSoft: l.Soft, Ports: l.Ports, Tasks: l.Tasks}

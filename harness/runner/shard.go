@@ -42,6 +42,12 @@ const sampleOverhead = 100 * time.Millisecond
 // heaviest cells are placed first, each on the part with the least weight so
 // far (the lower index on a tie), so parts are balanced by time, not count.
 func Split(cells []matrix.Cell, cpus int, s rundir.Shard) []matrix.Cell {
+	return Parts(cells, cpus, s.Count)[s.Index-1]
+}
+
+// Parts is every part of Split's division of cells into count parts, in
+// part order.
+func Parts(cells []matrix.Cell, cpus, count int) [][]matrix.Cell {
 	k := Calibration{DivisionNS: shardDivisionNS, CPUs: max(cpus, 1)}
 	type item struct {
 		i      int
@@ -55,7 +61,7 @@ func Split(cells []matrix.Cell, cpus int, s rundir.Shard) []matrix.Cell {
 	slices.SortStableFunc(items, func(a, b item) int {
 		return cmp.Or(cmp.Compare(b.weight, a.weight), cmp.Compare(a.name, b.name))
 	})
-	load := make([]time.Duration, s.Count)
+	load := make([]time.Duration, count)
 	part := make([]int, len(cells))
 	for _, it := range items {
 		p := 0
@@ -67,11 +73,25 @@ func Split(cells []matrix.Cell, cpus int, s rundir.Shard) []matrix.Cell {
 		load[p] += it.weight
 		part[it.i] = p + 1
 	}
-	var out []matrix.Cell
+	out := make([][]matrix.Cell, count)
 	for i, c := range cells {
-		if part[i] == s.Index {
-			out = append(out, c)
-		}
+		out[part[i]-1] = append(out[part[i]-1], c)
 	}
 	return out
+}
+
+// Duration estimates how long lab run takes to sample cells on a machine
+// of calibration k: every execution of every sample (warm-ups included;
+// an auto-reps cell at its most samples) and each sample's process start.
+// The sequential plan's extra looks are not in it.
+func Duration(cells []matrix.Cell, k Calibration) time.Duration {
+	var t time.Duration
+	for _, c := range cells {
+		reps := max(c.Reps, 1)
+		if c.Auto {
+			reps = max(reps, c.MaxReps)
+		}
+		t += time.Duration(reps) * (time.Duration(1+c.Warmup)*k.Estimate(c) + sampleOverhead)
+	}
+	return t
 }

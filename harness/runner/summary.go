@@ -8,6 +8,7 @@ import (
 	"golang.org/x/perf/benchfmt"
 
 	"concurrency-lab/experiments/matrix"
+	"concurrency-lab/experiments/workloads/interleave"
 	"concurrency-lab/harness/rundir"
 	"concurrency-lab/harness/stats"
 )
@@ -60,17 +61,9 @@ func summarize(bench []byte, cells []*cellState) (rundir.Summary, error) {
 	}
 	sum := rundir.Summary{Schema: rundir.Schema}
 	for _, c := range cells {
-		rc := rundir.Cell{
-			Name: c.cell.Name(), Experiment: c.cell.Experiment, Workload: c.cell.Workload, Model: c.cell.Model,
-			Runtime: runtimeName(c.cell),
-			Params:  map[string]string{}, Status: c.status, Error: c.err, Reps: c.cell.Reps,
-			Metrics: map[string]rundir.Metric{},
-		}
+		rc := SummaryCell(c.cell, c.status, c.err)
 		if rc.Status == "" {
 			rc.Status = rundir.Partial // still sampling, or stopped early with samples
-		}
-		for _, p := range c.cell.Params {
-			rc.Params[p.Key] = p.Value
 		}
 		for unit, vals := range all[rc.Name] {
 			rc.Metrics[unit] = rundir.Metric{Samples: vals, Stats: stats.Summarize(vals)}
@@ -96,4 +89,53 @@ func runtimeName(c matrix.Cell) string {
 		return matrix.Go.Name
 	}
 	return c.Runtime.Name
+}
+
+// SummaryCell is c as summary.json records it, with status and err and no
+// samples yet.
+func SummaryCell(c matrix.Cell, status, err string) rundir.Cell {
+	rc := rundir.Cell{
+		Name: c.Name(), Experiment: c.Experiment, Workload: c.Workload, Model: c.Model,
+		Runtime: runtimeName(c), Params: map[string]string{}, Status: status, Error: err,
+		Reps: c.Reps, Metrics: map[string]rundir.Metric{},
+	}
+	for _, p := range c.Params {
+		rc.Params[p.Key] = p.Value
+	}
+	return rc
+}
+
+// Resummarize recomputes cells' samples and statistics from bench, the
+// whole bench.txt of a run (lab fleet collect's merge), keeping everything
+// else of each cell as it is.
+func Resummarize(bench []byte, cells []rundir.Cell) (rundir.Summary, error) {
+	all, err := samples(bench)
+	if err != nil {
+		return rundir.Summary{}, err
+	}
+	sum := rundir.Summary{Schema: rundir.Schema}
+	for _, c := range cells {
+		c.Metrics = map[string]rundir.Metric{}
+		for unit, vals := range all[c.Name] {
+			c.Metrics[unit] = rundir.Metric{Samples: vals, Stats: stats.Summarize(vals)}
+		}
+		sum.Cells = append(sum.Cells, c)
+	}
+	return sum, nil
+}
+
+// LineCell names the cell a line of bench.txt belongs to: a result line's
+// (BenchmarkLab/<cell>-<procs> ...) or an orders line's (# orders <cell>
+// ...). ok is false for other lines (configuration, other comments).
+func LineCell(line string) (cell string, ok bool) {
+	if rest, found := strings.CutPrefix(line, "BenchmarkLab/"); found {
+		name, _, _ := strings.Cut(rest, "\t")
+		name, _, _ = strings.Cut(name, " ")
+		return trimProcs(name), true
+	}
+	if rest, found := strings.CutPrefix(line, interleave.RawPrefix+" "); found {
+		name, _, _ := strings.Cut(rest, " ")
+		return name, name != ""
+	}
+	return "", false
 }

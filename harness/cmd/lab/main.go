@@ -8,6 +8,7 @@
 //	lab report [--results results] [--out site/public]
 //	lab check [--matrix experiments.toml]
 //	lab hw [--json]
+//	lab fleet submit|status|collect [flags]
 //
 // `lab run` compiles the benchmarks once, samples every cell in rounds (each
 // round a fresh benchmark process running every cell once, in an order
@@ -18,7 +19,8 @@
 // `lab report` builds the static site from every run under results/.
 // `lab diff` compares two runs cell by cell (medians, the ratio's CI, the
 // Mann–Whitney p corrected across cells, a verdict). `lab check` validates the matrix, counts its cells and estimates the run
-// time. `lab hw` prints the detected hardware and software.
+// time. `lab hw` prints the detected hardware and software. `lab fleet`
+// runs the matrix on the nodes of a Slurm cluster and merges their runs.
 //
 // Exit status: 0 on success, 1 on an error, 2 on bad usage or input, 130
 // when interrupted.
@@ -49,6 +51,7 @@ var commands = map[string]command{
 	"diff":   {diffCmd, "compare two run directories cell by cell"},
 	"report": {reportCmd, "build the static HTML report from every run under results/"},
 	"hw":     {hwCmd, "print the detected hardware and software"},
+	"fleet":  {fleetCmd, "run the matrix on a Slurm cluster: submit, status, collect"},
 }
 
 // usageError is bad input from the user: exit status 2.

@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"concurrency-lab/experiments/matrix"
 	"concurrency-lab/experiments/runtimes"
 	"concurrency-lab/harness/claims"
+	"concurrency-lab/harness/fleet"
 	"concurrency-lab/harness/hw"
 	"concurrency-lab/harness/rundir"
 	"concurrency-lab/harness/runner"
@@ -36,6 +34,10 @@ Examples:
   lab run --smoke                         # every experiment, smallest sizes, 6 reps
   lab run --hardware lab-2c --only 'article/.*model=(process|thread)/' --reps 10
   lab run --hardware lab-2c --shard 2/4          # the second of four parts (a cluster's task)
+
+lab fleet submit writes the Slurm tasks' lab run lines; they add
+--prebuilt (binaries built on the submitting machine), --run-id, --seed
+and, to resume, --cells.
 `
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -52,6 +54,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	out := fs.String("out", "results", "the results root")
 	budget := fs.Duration("budget", 0, "with --looks: stop looking once the run has taken this long (0 = no limit)")
 	shard := fs.String("shard", "", "run part i of N of the selected cells (i/N, 1 ≤ i ≤ N), parts balanced by the time estimate, the same on every machine of a hardware class")
+	prebuilt := fs.String("prebuilt", "", "a directory of binaries built elsewhere (lab fleet submit's bin/): run its benchmark binary instead of compiling one, and take the commit and Go version from its build.json (no Go toolchain or source tree needed)")
+	runID := fs.String("run-id", "", "the run directory's name (default: the start time, UTC)")
+	cellsFile := fs.String("cells", "", "run only the cells named in this file, one per line (after the other selections)")
 	looks := fs.Int("looks", claims.DefaultPlan.Looks, "sample the cells of undecided claims until decided: at most this many looks (1 = one look, no further samples; 0 = no plan, verdicts at 95%)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -78,17 +83,29 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	root, err := moduleRoot()
-	if err != nil {
-		return err
+	if *runID != "" && !validRunID(*runID) {
+		return usageError{fmt.Errorf("run: --run-id %q: want letters, digits, '.', '_' or '-', not starting with '.'", *runID)}
 	}
-	software := hw.DetectSoftware(ctx, root)
+	var root, bin string
+	var software hw.Software
+	if *prebuilt != "" {
+		b, err := fleet.ReadBuild(*prebuilt)
+		if err != nil {
+			return usageError{fmt.Errorf("run: --prebuilt: %w", err)}
+		}
+		software, bin = b.Software(), filepath.Join(*prebuilt, fleet.BenchBinary)
+	} else {
+		if root, err = moduleRoot(); err != nil {
+			return err
+		}
+		software = hw.DetectSoftware(ctx, root)
+	}
 
 	o := runner.Options{
 		MatrixFile: *matrixPath, MatrixText: text, MatrixSHA: m.SHA256,
 		Machine: machine, Software: software, Results: *out, Seed: *seed,
 		Flags:    rundir.RunOptions{Only: *only, Reps: *reps, Smoke: *smoke, Force: *force},
-		Progress: stderr,
+		Progress: stderr, RunID: *runID, Slurm: fleet.SlurmFromEnv(os.Getenv),
 	}
 	if o.Seed == 0 {
 		o.Seed = time.Now().UnixNano()
@@ -118,9 +135,14 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			o.Warnings = append(o.Warnings, "forced onto hardware "+*hardware+" despite: "+strings.Join(mm, "; "))
 		}
 	}
-	o.Cells, err = selectCells(m, *hardware, *only, *reps, *smoke)
+	o.Cells, err = runner.Select(m, *hardware, *only, *reps, *smoke)
 	if err != nil {
-		return usageError{err}
+		return usageError{fmt.Errorf("run: %w", err)}
+	}
+	if *cellsFile != "" {
+		if o.Cells, err = keepNamed(o.Cells, *cellsFile); err != nil {
+			return usageError{err}
+		}
 	}
 	if *shard != "" {
 		s, err := runner.ParseShard(*shard)
@@ -146,13 +168,20 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "lab: warning:", w)
 	}
 
-	bin, cleanup, err := compile(ctx, root, stderr)
+	// The runtimes are prepared in a directory of this run's own: a
+	// prebuilt directory is shared by every node of a fleet.
+	work, err := os.MkdirTemp("", "lab-run-")
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer os.RemoveAll(work)
+	if bin == "" {
+		if bin, err = compile(ctx, root, work, stderr); err != nil {
+			return err
+		}
+	}
 	o.Binary = bin
-	if o.Runtimes, o.RuntimesFile, err = prepareRuntimes(ctx, o.Cells, filepath.Dir(bin), stderr); err != nil {
+	if o.Runtimes, o.RuntimesFile, err = prepareRuntimes(ctx, o.Cells, work, stderr); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "lab: %d cells, seed %d, hardware %s\n", len(o.Cells), o.Seed, o.HardwareID)
@@ -162,39 +191,6 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stdout, dir)
 	}
 	return err
-}
-
-// selectCells expands the experiments meant for this run.
-func selectCells(m *matrix.Matrix, hardware, only string, reps int, smoke bool) ([]matrix.Cell, error) {
-	var re *regexp.Regexp
-	if only != "" {
-		var err error
-		if re, err = regexp.Compile(only); err != nil {
-			return nil, fmt.Errorf("run: --only: %w", err)
-		}
-	}
-	var cells []matrix.Cell
-	for _, x := range m.Experiments {
-		if len(x.Hardware) > 0 && !slices.Contains(x.Hardware, hardware) {
-			continue // declared for other machines
-		}
-		if smoke {
-			x = x.Smoke(6)
-		}
-		for _, c := range x.Cells() {
-			if re != nil && !re.MatchString(c.Name()) {
-				continue
-			}
-			if reps > 0 {
-				c.Reps, c.Auto = reps, false
-			}
-			cells = append(cells, c)
-		}
-	}
-	if len(cells) == 0 {
-		return nil, errors.New("run: no cell to run (check --only and the experiments' hardware lists)")
-	}
-	return cells, nil
 }
 
 func declared(m *matrix.Matrix) string {
@@ -238,23 +234,55 @@ func moduleRoot() (string, error) {
 	}
 }
 
-// compile builds the benchmark binary once for the whole run.
-func compile(ctx context.Context, root string, stderr io.Writer) (string, func(), error) {
-	tmp, err := os.MkdirTemp("", "lab-bench-")
-	if err != nil {
-		return "", nil, err
-	}
-	cleanup := func() { os.RemoveAll(tmp) }
-	bin := filepath.Join(tmp, "experiments.test")
+// compile builds the benchmark binary once for the whole run, into dir.
+func compile(ctx context.Context, root, dir string, stderr io.Writer) (string, error) {
+	bin := filepath.Join(dir, fleet.BenchBinary)
 	fmt.Fprintf(stderr, "lab: compiling the benchmarks (go test -c ./experiments) into %s\n", bin)
-	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "./experiments")
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := cmd.Run(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("run: compile the benchmarks: %w", err)
+	if err := fleet.CompileBench(ctx, root, bin, stderr); err != nil {
+		return "", fmt.Errorf("run: %w", err)
 	}
-	return bin, cleanup, nil
+	return bin, nil
+}
+
+var runIDRe = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]*$`)
+
+// validRunID reports whether id is safe as a run directory's name.
+func validRunID(id string) bool { return runIDRe.MatchString(id) && len(id) <= 200 }
+
+// keepNamed keeps the cells named in file (one name per line; blank lines
+// and lines starting with # are ignored), in the cells' order. A name that
+// is not among the cells is an error naming its line: the file was made for
+// another matrix or selection.
+func keepNamed(cells []matrix.Cell, file string) ([]matrix.Cell, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("run: --cells: %w", err)
+	}
+	have := map[string]bool{}
+	for _, c := range cells {
+		have[c.Name()] = true
+	}
+	want := map[string]bool{}
+	for i, line := range strings.Split(string(b), "\n") {
+		name := strings.TrimSpace(line)
+		if name == "" || strings.HasPrefix(name, "#") {
+			continue
+		}
+		if !have[name] {
+			return nil, fmt.Errorf("run: --cells: %s:%d: %q is not a cell of this matrix and selection", file, i+1, name)
+		}
+		want[name] = true
+	}
+	var out []matrix.Cell
+	for _, c := range cells {
+		if want[c.Name()] {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("run: --cells: %s names no cell", file)
+	}
+	return out, nil
 }
 
 // prepareRuntimes makes ready, once for the run, the external runtimes the
