@@ -64,7 +64,7 @@ stop() {
 		sleep 0.1
 	done
 	for pid in "${pids[@]}"; do
-		alive "$pid" && { say "pid $pid ignored SIGTERM; SIGKILL"; kill -KILL "$pid" 2>/dev/null; }
+		alive "$pid" && { say "pid $pid ignored SIGTERM; SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; }
 	done
 	return 0
 }
@@ -193,9 +193,12 @@ do_up() {
 		fi
 		# /run is empty on a fresh boot: munged needs its socket dir.
 		install -d -o munge -g munge -m 0755 /run/munge
+		# A stale pid file must not make another process look like ours.
+		rm -f /run/munge/munged.pid
 		runuser -u munge -- /usr/sbin/munged --pid-file=/run/munge/munged.pid
 		for ((i = 0; i < 50; i++)); do munge_ok && break; sleep 0.1; done
-		# Copying its pid file marks it as ours, for `down`.
+		# Copying its pid file marks it as ours, for `down` (and for
+		# `fail`): the file was removed first, so it is the one started.
 		cp /run/munge/munged.pid "$state/munged.pid" 2>/dev/null || true
 		munge_ok || fail "munged does not answer; see /var/log/munge/munged.log"
 	fi

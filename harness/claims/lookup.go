@@ -21,6 +21,19 @@ func RunID(d *rundir.Dir) string {
 	return filepath.Base(d.Path)
 }
 
+// Judged are the runs of one machine that its verdicts, guide, comparisons
+// and history choose from, in the order given: every run but the each-node
+// ones (lab fleet submit --each-node), which are one node's view of the
+// class and are compared on their own, unless the machine has no other
+// complete run.
+func Judged(runs []*rundir.Dir) []*rundir.Dir {
+	eachNode := func(d *rundir.Dir) bool { return d.Run.Fleet != nil && d.Run.Fleet.EachNode }
+	if whole := slices.DeleteFunc(slices.Clone(runs), eachNode); len(Candidates(whole)) > 0 {
+		return whole
+	}
+	return runs
+}
+
 // Newest orders runs newest first: later start first, then the larger id.
 func Newest(runs []*rundir.Dir) []*rundir.Dir {
 	out := slices.Clone(runs)

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	gocmp "github.com/google/go-cmp/cmp"
 
+	"concurrency-lab/experiments/runtimes"
 	"concurrency-lab/harness/hw"
 	"concurrency-lab/harness/rundir"
 )
@@ -34,6 +36,9 @@ type setting struct {
 	Options  rundir.RunOptions  `json:"options"`
 	Complete bool               `json:"complete"`
 	Cells    int                `json:"cells"`
+	// Runtimes are the reference runtimes (CPython, C) as each run found
+	// them: an interpreter or compiler upgrade is a setting difference.
+	Runtimes []runtimes.Identity `json:"runtimes"`
 }
 
 type matrixSetting struct {
@@ -50,6 +55,8 @@ func settingOf(r rundir.Run) setting {
 	return setting{
 		Hardware: r.Hardware, Software: r.Software, Options: r.Options,
 		Complete: r.Complete, Cells: r.Cells,
+		// By name: the order runs list them in says nothing.
+		Runtimes: slices.SortedFunc(slices.Values(r.Runtimes), func(a, b runtimes.Identity) int { return strings.Compare(a.Runtime, b.Runtime) }),
 		Matrix: matrixSetting{File: r.Matrix.File, SHA256: r.Matrix.SHA256,
 			Lines: strings.Split(r.Matrix.Text, "\n")},
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"concurrency-lab/experiments/matrix"
 	"concurrency-lab/experiments/runtimes"
 	"concurrency-lab/harness/rundir"
@@ -27,6 +29,8 @@ type Collected struct {
 	// them).
 	Missing []string
 	Cells   []string
+	// Total counts the cells of the run (or of every node's run).
+	Total int
 }
 
 // A found part is one task's run directory as Collect read it.
@@ -113,7 +117,7 @@ func (s *Submission) Collect(c Class, tasks map[string]Task) (Collected, error) 
 	if err := replaceDir(dest, m.files); err != nil {
 		return out, err
 	}
-	out.Runs, out.Complete, out.Missing, out.Cells = []string{dest}, m.run.Complete, m.missing, m.cells
+	out.Runs, out.Complete, out.Missing, out.Cells, out.Total = []string{dest}, m.run.Complete, m.missing, m.cells, m.run.Cells
 	return out, nil
 }
 
@@ -149,26 +153,32 @@ func underlying(err error) error {
 // agree checks that part p was made like ref: the things a merged run says
 // once must be the same in every part.
 func (s *Submission) agree(ref, p *rundir.Dir, hw string) error {
-	diffs := []struct{ what, a, b string }{
-		{"hardware id", hw, p.Run.Hardware.ID},
-		{"matrix sha256", s.MatrixSHA, p.Run.Matrix.SHA256},
-		{"commit", s.Build.Commit, p.Run.Software.Commit},
-		{"dirty", fmt.Sprint(s.Build.Dirty), fmt.Sprint(p.Run.Software.Dirty)},
-		{"go", ref.Run.Software.GoVersion, p.Run.Software.GoVersion},
-		{"benchmark configuration", strings.Join(configLines(ref), "; "), strings.Join(configLines(p), "; ")},
+	type difference struct{ what, a, b, from string }
+	sub := "the submission's"
+	diffs := []difference{
+		{"hardware id", hw, p.Run.Hardware.ID, sub},
+		{"matrix sha256", s.MatrixSHA, p.Run.Matrix.SHA256, sub},
+		{"commit", s.Build.Commit, p.Run.Software.Commit, sub},
+		{"dirty", fmt.Sprint(s.Build.Dirty), fmt.Sprint(p.Run.Software.Dirty), sub},
+		{"go", ref.Run.Software.GoVersion, p.Run.Software.GoVersion, "as in " + ref.Path},
+	}
+	// A part that never got to print (it died before its first sample, or
+	// all its cells were skipped) has no configuration lines to compare.
+	if a, b := configLines(ref), configLines(p); len(a) > 0 && len(b) > 0 {
+		diffs = append(diffs, difference{"benchmark configuration", strings.Join(a, "; "), strings.Join(b, "; "), "as in " + ref.Path})
 	}
 	// A part prepares only the runtimes its cells use: those both have
 	// must be the same.
 	for _, a := range ref.Run.Runtimes {
 		for _, b := range p.Run.Runtimes {
 			if a.Runtime == b.Runtime && jsonOf(a) != jsonOf(b) {
-				diffs = append(diffs, struct{ what, a, b string }{"runtime " + a.Runtime, brief(a), brief(b)})
+				diffs = append(diffs, difference{"runtime " + a.Runtime, brief(a), brief(b), "as in " + ref.Path})
 			}
 		}
 	}
 	for _, d := range diffs {
 		if d.a != d.b {
-			return fmt.Errorf("fleet: class %s: refusing to merge %s: its %s is %q, not %q as in %s", hw, p.Path, d.what, d.b, d.a, ref.Path)
+			return fmt.Errorf("fleet: class %s: refusing to merge %s: its %s is %q, not %q (%s)", hw, p.Path, d.what, d.b, d.a, d.from)
 		}
 	}
 	return nil
@@ -251,64 +261,31 @@ type merged struct {
 	cells   []string
 }
 
-// merge makes one run of a class's parts (and of the resumed run base, if
-// any: its cells that a part ran again are replaced).
+// merge makes one run of a class's parts, and of the resumed run base, if
+// any: a cell a part ran again (and got a result or samples for) replaces
+// the base's, lines and all; a cell whose part died again keeps the base's.
 func (s *Submission) merge(c Class, base *rundir.Dir, parts []found) (merged, error) {
 	var out merged
 	defs, err := s.cellDefs(c.Hardware)
 	if err != nil {
 		return out, err
 	}
-	// The cell each name takes: the resumed run's (those not run again),
-	// then this submission's parts'.
 	var shards []rundir.ShardRun
-	from := map[string]rundir.Cell{}
-	var order []string // the cells in the run's order
-	var body []string
-	ref := base
-	if base != nil {
-		shards = slices.Clone(base.Run.Fleet.Shards)
-		rerun := map[string]bool{}
-		for _, p := range parts {
-			for _, n := range p.cells {
-				rerun[n] = true
-			}
-		}
-		_, _, lines := splitBench(base)
-		for _, l := range lines {
-			if n, ok := runner.LineCell(l); ok && rerun[n] {
-				continue
-			}
-			body = append(body, l)
-		}
-		for _, cell := range base.Summary.Cells {
-			order = append(order, cell.Name)
-			if !rerun[cell.Name] {
-				from[cell.Name] = cell
-			}
-		}
-	} else {
-		order = slices.Clone(c.Cells)
-	}
+	from := map[string]rundir.Cell{} // the cell each name takes
+	replaced := map[string]bool{}    // names whose cell comes from this submission
+	var order []string               // the cells in the run's order
 	for _, p := range parts {
 		sr := rundir.ShardRun{Shard: p.shard, Submission: p.sub, Run: p.id, Cells: len(p.cells), Stopped: p.why}
+		got := map[string]rundir.Cell{}
 		if p.dir != nil {
 			r := p.dir.Run
 			sr.Node, sr.Slurm, sr.Started, sr.Ended = r.Hardware.Detected.Hostname, r.Slurm, r.Started, r.Ended
 			sr.Complete, sr.Stopped, sr.Seed = r.Complete, r.Stopped, r.Seed
-			if ref == nil {
-				ref = p.dir
-			}
-			_, _, lines := splitBench(p.dir)
-			body = append(body, lines...)
-		}
-		shards = append(shards, sr)
-		got := map[string]rundir.Cell{}
-		if p.dir != nil {
 			for _, cell := range p.dir.Summary.Cells {
 				got[cell.Name] = cell
 			}
 		}
+		shards = append(shards, sr)
 		for _, n := range p.cells {
 			cell, ok := got[n]
 			if !ok {
@@ -324,6 +301,51 @@ func (s *Submission) merge(c Class, base *rundir.Dir, parts []found) (merged, er
 				cell.Status, cell.Error = rundir.Missing, fmt.Sprintf("part %s stopped before it: %s", p.shard, sr.Stopped)
 			}
 			from[n] = cell
+			replaced[n] = true
+		}
+	}
+	ref := base
+	if base != nil {
+		// Collecting a resume again replaces its own earlier parts.
+		earlier := slices.DeleteFunc(slices.Clone(base.Run.Fleet.Shards), func(sr rundir.ShardRun) bool { return sr.Submission == s.ID })
+		shards = append(earlier, shards...)
+		for _, cell := range base.Summary.Cells {
+			order = append(order, cell.Name)
+			if replaced[cell.Name] && from[cell.Name].Status == rundir.Missing {
+				replaced[cell.Name] = false // its part died again: keep what the base has
+			}
+			if !replaced[cell.Name] {
+				from[cell.Name] = cell
+			}
+		}
+	} else {
+		order = slices.Clone(c.Cells)
+	}
+	var body []string
+	keep := func(d *rundir.Dir, fromThis bool) {
+		_, _, lines := splitBench(d)
+		for _, l := range lines {
+			if n, ok := runner.LineCell(l); ok && replaced[n] != fromThis {
+				continue
+			}
+			body = append(body, l)
+		}
+	}
+	if base != nil {
+		keep(base, false)
+	}
+	var config []string // the benchmark's configuration lines, from the first run that printed them
+	for _, d := range append([]*rundir.Dir{base}, dirsOf(parts)...) {
+		if d != nil && len(config) == 0 {
+			config = configLines(d)
+		}
+	}
+	for _, p := range parts {
+		if p.dir != nil {
+			keep(p.dir, true)
+			if ref == nil {
+				ref = p.dir
+			}
 		}
 	}
 
@@ -336,10 +358,10 @@ func (s *Submission) merge(c Class, base *rundir.Dir, parts []found) (merged, er
 	run.Started, run.Ended = time.Time{}, time.Time{}
 	if base != nil {
 		run.ID, run.Seed = base.Run.ID, base.Run.Seed
-		run.Warnings = slices.Clone(base.Run.Warnings)
 		run.Rounds, run.Sequential = base.Run.Rounds, base.Run.Sequential
 		run.Started, run.Ended = base.Run.Started, base.Run.Ended
 	}
+	var warnings []string
 	for _, p := range parts {
 		if p.dir == nil {
 			continue
@@ -353,7 +375,7 @@ func (s *Submission) merge(c Class, base *rundir.Dir, parts []found) (merged, er
 			run.Ended = r.Ended
 		}
 		for _, w := range r.Warnings {
-			run.Warnings = append(run.Warnings, fmt.Sprintf("part %s (%s): %s", p.shard, r.Hardware.Detected.Hostname, w))
+			warnings = append(warnings, fmt.Sprintf("part %s of %s (%s): %s", p.shard, p.sub, r.Hardware.Detected.Hostname, w))
 		}
 		run.Sequential = mergeSequential(run.Sequential, r.Sequential)
 		// Each part prepared the runtimes of its own cells (agree checked
@@ -364,14 +386,24 @@ func (s *Submission) merge(c Class, base *rundir.Dir, parts []found) (merged, er
 			}
 		}
 	}
+	if base != nil {
+		// The base's own warnings, less those of this submission's
+		// parts from an earlier collect of it.
+		for _, w := range base.Run.Warnings {
+			if !slices.Contains(warnings, w) && !strings.HasPrefix(w, "parts stopped early") {
+				run.Warnings = append(run.Warnings, w)
+			}
+		}
+	}
+	run.Warnings = append(run.Warnings, warnings...)
 	run.Fleet = &rundir.Fleet{Submission: run.ID, Shards: shards}
 	if base != nil {
 		run.Fleet.Submission = base.Run.Fleet.Submission
 	}
 
-	// The run is complete when every cell has its result: none missing
-	// and none with fewer samples than meant (a part that stopped early).
-	// Those are the cells a resume runs again.
+	// The run is complete when every part of this submission completed and
+	// every cell has its result: none missing, none with fewer samples than
+	// meant. Those cells are what a resume runs again.
 	var cells []rundir.Cell
 	for _, n := range order {
 		cell, ok := from[n]
@@ -392,17 +424,18 @@ func (s *Submission) merge(c Class, base *rundir.Dir, parts []found) (merged, er
 			out.missing = append(out.missing, fmt.Sprintf("part %s (%s)", p.shard, why))
 		}
 	}
-	run.Complete = len(out.cells) == 0
-	if !run.Complete {
+	run.Complete = len(out.cells) == 0 && len(out.missing) == 0
+	switch {
+	case len(out.cells) > 0:
 		run.Stopped = fmt.Sprintf("%d cells have no complete result; parts that did not complete: %s", len(out.cells), strings.Join(out.missing, "; "))
-	} else if len(out.missing) > 0 {
-		run.Warnings = append(run.Warnings, "parts stopped early but every cell has its result: "+strings.Join(out.missing, "; "))
+	case len(out.missing) > 0:
+		run.Stopped = "every cell has its result, but parts did not complete (stopped during the sequential plan's extra looks?): " + strings.Join(out.missing, "; ")
 	}
 
 	h := rundir.BenchHeader{Hardware: c.Hardware, Commit: run.Software.Commit, Dirty: run.Software.Dirty,
 		GoVersion: run.Software.GoVersion, MatrixSHA: run.Matrix.SHA256, Seed: run.Seed, RunID: run.ID}
 	var bench bytes.Buffer
-	for _, l := range append(append(h.Lines(), configLines(ref)...), body...) {
+	for _, l := range append(append(h.Lines(), config...), body...) {
 		bench.WriteString(l + "\n")
 	}
 	sum, err := runner.Resummarize(bench.Bytes(), cells)
@@ -422,6 +455,16 @@ func (s *Submission) merge(c Class, base *rundir.Dir, parts []found) (merged, er
 		rundir.BenchFile: bench.Bytes(), rundir.RunFile: append(runJSON, '\n'), rundir.SummaryFile: append(sumJSON, '\n'),
 	}
 	return out, nil
+}
+
+func dirsOf(parts []found) []*rundir.Dir {
+	var out []*rundir.Dir
+	for _, p := range parts {
+		if p.dir != nil {
+			out = append(out, p.dir)
+		}
+	}
+	return out
 }
 
 // Unsettled reports whether a merged run's cell lacks its result: missing
@@ -493,7 +536,9 @@ func SelectFor(m *matrix.Matrix, hw string, o Options) ([]matrix.Cell, error) {
 }
 
 // replaceDir writes files into dir as a whole: into a new folder beside it,
-// which then takes dir's place. A reader sees the old run or the new one.
+// which then takes dir's place in one step (renameat2 RENAME_EXCHANGE, so
+// that dir never stops existing: a crash leaves the old run or the new one,
+// and at worst a dot-folder beside it that the report skips).
 func replaceDir(dir string, files map[string][]byte) error {
 	parent, base := filepath.Split(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -503,33 +548,23 @@ func replaceDir(dir string, files map[string][]byte) error {
 	if err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}
+	defer os.RemoveAll(tmp) // after the exchange, the old run
 	for name, b := range files {
 		if err := rundir.WriteFile(filepath.Join(tmp, name), b); err != nil {
-			os.RemoveAll(tmp)
 			return err
 		}
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		os.RemoveAll(tmp)
 		return fmt.Errorf("fleet: %w", err)
 	}
-	old := ""
-	if _, err := os.Stat(dir); err == nil {
-		old = filepath.Join(parent, "."+base+".old-"+filepath.Base(tmp))
-		if err := os.Rename(dir, old); err != nil {
-			os.RemoveAll(tmp)
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		if err := os.Rename(tmp, dir); err != nil {
 			return fmt.Errorf("fleet: %w", err)
 		}
+		return nil
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			os.Rename(old, dir)
-		}
-		os.RemoveAll(tmp)
-		return fmt.Errorf("fleet: %w", err)
-	}
-	if old != "" {
-		os.RemoveAll(old)
+	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE); err != nil {
+		return fmt.Errorf("fleet: replace %s: %w", dir, err)
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ func newSubmission(t *testing.T, shards int, nodes ...string) *Submission {
 func nodeLines(nodes []string) []string {
 	var out []string
 	for _, n := range nodes {
-		out = append(out, n+"|fast,big")
+		out = append(out, n+"|fast,big|idle")
 	}
 	return out
 }
@@ -71,6 +71,10 @@ type part struct {
 	scale    float64 // sample times are scale × (1 ms + 10 µs × sample)
 	samples  int     // per cell; 0 = the cell's reps
 	runtimes []runtimes.Identity
+	// noOutput: it stopped before its first sample (no configuration
+	// lines, no results, every cell skipped); late: it stopped after every
+	// cell had its samples.
+	noOutput, late bool
 }
 
 // writePart writes the run directory a task would write for cells: every
@@ -97,13 +101,17 @@ func writePart(t *testing.T, s *Submission, id string, cells []string, p part) s
 	for _, l := range h.Lines() {
 		fmt.Fprintln(&bench, l)
 	}
-	fmt.Fprint(&bench, "goos: linux\ngoarch: amd64\npkg: concurrency-lab/experiments\ncpu: Test CPU\n")
+	if !p.noOutput {
+		fmt.Fprint(&bench, "goos: linux\ngoarch: amd64\npkg: concurrency-lab/experiments\ncpu: Test CPU\n")
+	}
 	var sum []rundir.Cell
 	for i, name := range cells {
 		def := defs[name]
 		status, n := rundir.OK, cmpOr(p.samples, def.Reps)
 		switch {
-		case p.complete:
+		case p.noOutput:
+			status, n = rundir.Skipped, 0
+		case p.complete, p.late:
 		case i == 0:
 		case i == 1:
 			status, n = rundir.Partial, 2
@@ -435,4 +443,126 @@ func cmpOr[T comparable](a, b T) T {
 		return a
 	}
 	return b
+}
+
+func TestCollectPartWithoutOutput(t *testing.T) {
+	// Part 2 stopped before its first sample: no configuration lines, no
+	// results. It is not a mismatch; its cells are missing.
+	s := newSubmission(t, 2)
+	c := s.Classes[0]
+	writePart(t, s, s.PartID(1, 2), c.Parts[0], part{node: "n1", complete: true, scale: 1})
+	writePart(t, s, s.PartID(2, 2), c.Parts[1], part{node: "n2", noOutput: true})
+	got, err := s.Collect(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Complete || !slices.Equal(sorted(got.Cells), sorted(c.Parts[1])) {
+		t.Errorf("collected %+v; want incomplete with part 2's cells listed", got)
+	}
+	b, err := os.ReadFile(filepath.Join(got.Runs[0], rundir.BenchFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "\ncpu: Test CPU\n") {
+		t.Errorf("the merged bench.txt lacks part 1's configuration lines:\n%s", b)
+	}
+	// The other way round too: the part with output is not the first.
+	s = newSubmission(t, 2)
+	c = s.Classes[0]
+	writePart(t, s, s.PartID(1, 2), c.Parts[0], part{node: "n1", noOutput: true})
+	writePart(t, s, s.PartID(2, 2), c.Parts[1], part{node: "n2", complete: true, scale: 1})
+	if _, err := s.Collect(c, nil); err != nil {
+		t.Errorf("first part without output: %v", err)
+	}
+}
+
+func TestCollectIsStrictAboutParts(t *testing.T) {
+	// Every cell has its samples, but part 2 stopped afterwards (killed
+	// during the sequential plan's extra looks): the run is not complete,
+	// and a resume has nothing to run again and says so.
+	s := newSubmission(t, 2)
+	c := s.Classes[0]
+	writePart(t, s, s.PartID(1, 2), c.Parts[0], part{node: "n1", complete: true, scale: 1})
+	writePart(t, s, s.PartID(2, 2), c.Parts[1], part{node: "n2", late: true, scale: 1})
+	got, err := s.Collect(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Complete || len(got.Cells) != 0 || len(got.Missing) != 1 {
+		t.Fatalf("collected %+v; want incomplete, no cell missing, part 2 listed", got)
+	}
+	_, err = Plan(t.Context(), Slurm{}, Request{Resume: got.Runs[0], Now: s.Created, Options: Options{Shards: 1}})
+	if err == nil || !strings.Contains(err.Error(), "every cell has its result") {
+		t.Errorf("resume: %v; want a refusal saying every cell has its result", err)
+	}
+}
+
+func TestResumeTwiceAndDyingAgain(t *testing.T) {
+	s := newSubmission(t, 2)
+	c := s.Classes[0]
+	writePart(t, s, s.PartID(1, 2), c.Parts[0], part{node: "n1", complete: true, scale: 1})
+	writePart(t, s, s.PartID(2, 2), c.Parts[1], part{node: "n2", scale: 1}) // one ok, one partial (2 samples), rest skipped
+	got, err := s.Collect(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := got.Runs[0]
+	partial := c.Parts[1][1]
+
+	text, _ := os.ReadFile("testdata/matrix.toml")
+	rs, err := Plan(t.Context(), Slurm{}, Request{Resume: merged, Now: s.Created.Add(time.Hour), Options: Options{Shards: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.Build = s.Build
+	writeSubmission(t, rs, text)
+	rc := rs.Classes[0]
+	if !slices.Contains(rc.Parts[1], partial) {
+		t.Fatalf("setup: the partial cell %s is not in the resume's part 2 %v", partial, rc.Parts[1])
+	}
+	// The resume's part 1 runs; its part 2 dies again and leaves nothing.
+	writePart(t, rs, rs.PartID(1, 2), rc.Parts[0], part{node: "n3", complete: true, scale: 3})
+	for range 2 { // collecting twice gives the same run
+		if got, err = rs.Collect(rc, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := rundir.Read(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.Run.Fleet.Shards); n != 4 {
+		t.Errorf("%d parts after collecting the resume twice; want 4 (2 + the resume's 2)", n)
+	}
+	seen := map[string]int{}
+	for _, w := range d.Run.Warnings {
+		if seen[w]++; seen[w] == 2 {
+			t.Errorf("warning twice: %q", w)
+		}
+	}
+	byName := map[string]rundir.Cell{}
+	for _, cell := range d.Summary.Cells {
+		byName[cell.Name] = cell
+	}
+	for _, n := range rc.Cells {
+		cell := byName[n]
+		switch {
+		case slices.Contains(rc.Parts[0], n):
+			if cell.Status != rundir.OK || cell.Metrics["sec/op"].Samples[0] != 3e-3 {
+				t.Errorf("%s: %s %v; want the resume's samples", n, cell.Status, cell.Metrics["sec/op"].Samples)
+			}
+		case n == partial:
+			// Its resume part died: the base's two samples stay.
+			if cell.Status != rundir.Partial || len(cell.Metrics["sec/op"].Samples) != 2 {
+				t.Errorf("%s: %s with %d samples; want the base's partial 2", n, cell.Status, len(cell.Metrics["sec/op"].Samples))
+			}
+		default:
+			if cell.Status != rundir.Missing {
+				t.Errorf("%s: %s; want missing", n, cell.Status)
+			}
+		}
+	}
+	if d.Run.Complete || len(got.Cells) != len(rc.Parts[1]) {
+		t.Errorf("complete %t, %d cells without a result; want incomplete with the dead part's %d", d.Run.Complete, len(got.Cells), len(rc.Parts[1]))
+	}
 }

@@ -15,7 +15,7 @@ import (
 // that the report compares the class's nodes. Runs stay apart: a merge
 // would hide the slow node this is meant to find.
 func (s *Submission) collectNodes(c Class, tasks map[string]Task) (Collected, error) {
-	out := Collected{Hardware: c.Hardware, Complete: true}
+	out := Collected{Hardware: c.Hardware, Complete: true, Total: len(c.Cells)}
 	var ref *rundir.Dir
 	var parts []found
 	for i, node := range c.Nodes {

@@ -207,7 +207,8 @@ func (s *Submission) PartStates() []string {
 			case err == nil && d.Run.Complete:
 				state = fmt.Sprintf("complete on %s, %d rounds", d.Run.Hardware.Detected.Hostname, d.Run.Rounds)
 			case err == nil && d.Run.Ended.IsZero():
-				state = fmt.Sprintf("running on %s, %d rounds so far", d.Run.Hardware.Detected.Hostname, d.Run.Rounds)
+				// Running, or its node died: Slurm's state above tells.
+				state = fmt.Sprintf("started on %s, %d rounds so far, no end recorded", d.Run.Hardware.Detected.Hostname, d.Run.Rounds)
 			case err == nil:
 				state = fmt.Sprintf("stopped on %s: %s", d.Run.Hardware.Detected.Hostname, d.Run.Stopped)
 			case !os.IsNotExist(underlying(err)):

@@ -120,16 +120,20 @@ func TestSbatch(t *testing.T) {
 }
 
 func TestNodes(t *testing.T) {
-	sl := fakeSlurm(t, map[string]string{"sinfo": "n2|fast,big\nn1|fast\nn3|slow\nn1|fast\n"})
+	// Drained, down and unresponsive nodes would hold their job pending.
+	sl := fakeSlurm(t, map[string]string{"sinfo": "n2|fast,big|alloc\nn1|fast|idle\nn3|slow|idle\nn1|fast|idle\nn4|fast|drain\nn5|fast|idle*\nn6|fast|down\nn7|fast|mix\n"})
 	got, err := sl.Nodes(t.Context(), "lab", "fast")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"n1", "n2"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"n1", "n2", "n7"}, got); diff != "" {
 		t.Errorf("nodes (-want +got):\n%s", diff)
 	}
-	if all, _ := sl.Nodes(t.Context(), "lab", ""); len(all) != 3 {
-		t.Errorf("without a constraint: %v; want every node once", all)
+	if all, _ := sl.Nodes(t.Context(), "lab", ""); len(all) != 4 {
+		t.Errorf("without a constraint: %v; want every usable node once", all)
+	}
+	if _, err := fakeSlurm(t, map[string]string{"sinfo": "n4|fast|drain\n"}).Nodes(t.Context(), "lab", "fast"); err == nil || !strings.Contains(err.Error(), "n4 (drain)") {
+		t.Errorf("only a drained node: %v; want it named", err)
 	}
 	if _, err := sl.Nodes(t.Context(), "lab", "fast&big"); err == nil {
 		t.Error("a constraint expression was accepted")

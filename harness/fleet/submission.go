@@ -132,6 +132,9 @@ func Submissions(results string) ([]*Submission, error) {
 			continue
 		}
 		s, err := Read(filepath.Join(root, e.Name()))
+		if os.IsNotExist(underlying(err)) {
+			continue // still being made by lab fleet submit, or abandoned
+		}
 		if err != nil {
 			return nil, err
 		}

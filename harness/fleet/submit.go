@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,6 +29,9 @@ type Request struct {
 	// matrix, options and seed are then the run's, not the request's.
 	Resume string
 	Now    time.Time
+	// DryRun plans for printing only: an each-node class whose nodes sinfo
+	// cannot list gets none (its script does not name them).
+	DryRun bool
 }
 
 // Plan makes the submission a request asks for, without writing or
@@ -52,6 +56,9 @@ func Plan(ctx context.Context, sl Slurm, r Request) (*Submission, error) {
 		o := base.Run.Options
 		s.Options.Smoke, s.Options.Only, s.Options.Reps, s.Options.Force = o.Smoke, o.Only, o.Reps, o.Force
 		s.Options.Seed, s.Options.EachNode = base.Run.Seed, false
+		if sq := base.Run.Sequential; sq != nil {
+			s.Options.Looks = sq.Looks
+		}
 		r.Hardware = []string{base.Run.Hardware.ID}
 	}
 	if strings.ContainsAny(s.Results, " \t\n'\"") {
@@ -81,7 +88,7 @@ func Plan(ctx context.Context, sl Slurm, r Request) (*Submission, error) {
 	}
 	s.ID = filepath.Base(s.dir)
 
-	ids := r.Hardware
+	ids := slices.Compact(slices.Sorted(slices.Values(r.Hardware)))
 	if len(ids) == 0 {
 		for id, h := range m.Hardware {
 			if h.Slurm != nil {
@@ -94,7 +101,7 @@ func Plan(ctx context.Context, sl Slurm, r Request) (*Submission, error) {
 		slices.Sort(ids)
 	}
 	for _, id := range ids {
-		c, err := s.planClass(ctx, sl, path, text, id, base)
+		c, err := s.planClass(ctx, sl, path, text, id, base, r.DryRun)
 		if err != nil {
 			return nil, err
 		}
@@ -105,7 +112,7 @@ func Plan(ctx context.Context, sl Slurm, r Request) (*Submission, error) {
 
 // planClass plans class id: its cells and parts, and how long a task may
 // take.
-func (s *Submission) planClass(ctx context.Context, sl Slurm, path string, text []byte, id string, base *rundir.Dir) (Class, error) {
+func (s *Submission) planClass(ctx context.Context, sl Slurm, path string, text []byte, id string, base *rundir.Dir, dryRun bool) (Class, error) {
 	m, err := matrix.Parse(path, text) // SetCPUs changes it: one per class
 	if err != nil {
 		return Class{}, err
@@ -147,7 +154,7 @@ func (s *Submission) planClass(ctx context.Context, sl Slurm, path string, text 
 	}
 	k := runner.Calibrate(h.CPUs)
 	if s.Options.EachNode {
-		if c.Nodes, err = sl.Nodes(ctx, c.Partition, c.Constraint); err != nil {
+		if c.Nodes, err = sl.Nodes(ctx, c.Partition, c.Constraint); err != nil && !(dryRun && errors.Is(err, ErrNoSlurm)) {
 			return c, fmt.Errorf("fleet: class %s: %w", id, err)
 		}
 		c.Estimate = runner.Duration(cells, k)
@@ -166,6 +173,9 @@ func (s *Submission) planClass(ctx context.Context, sl Slurm, path string, text 
 		}
 	}
 	if c.TimeLimit, err = TimeLimit(c.Estimate, h.Slurm.TimeLimit); err != nil {
+		if s.Options.EachNode {
+			return c, fmt.Errorf("fleet: class %s: %w; each node runs every cell: select fewer (--only, --smoke) or raise time_limit", id, err)
+		}
 		return c, fmt.Errorf("fleet: class %s: %w; use more --shards", id, err)
 	}
 	return c, nil
@@ -190,7 +200,7 @@ func resumable(path string) (*rundir.Dir, error) {
 			return d, nil
 		}
 	}
-	return nil, fmt.Errorf("fleet: --resume %s: no missing or partial cell to run", path)
+	return nil, fmt.Errorf("fleet: --resume %s: every cell has its result (the run is incomplete because a part stopped afterwards: %s): nothing to run again", path, d.Run.Stopped)
 }
 
 // Create writes the submission's folder: the binaries built from the

@@ -145,6 +145,12 @@ func fleetCommand(r *Run) string {
 		fmt.Fprintf(&b, " --shards %d", d.Fleet.Shards[0].Shard.Count)
 	}
 	b.WriteString(selectionArgs(d.Options))
+	if d.Options.Force {
+		b.WriteString(" --force")
+	}
+	if sq := d.Sequential; sq != nil {
+		fmt.Fprintf(&b, " --looks %d", sq.Looks)
+	}
 	if d.Fleet.EachNode {
 		b.WriteString(" --each-node")
 	}

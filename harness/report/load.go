@@ -83,17 +83,9 @@ func (m *Machine) dirs() []*rundir.Dir {
 	return out
 }
 
-// judged are the runs the machine's verdicts, guide and comparisons choose
-// from (newest first): every run but the each-node ones, which are one
-// node's view of the class and are compared on their own, unless the
-// machine has no other complete run.
-func (m *Machine) judged() []*rundir.Dir {
-	dirs := m.dirs()
-	if whole := slices.DeleteFunc(slices.Clone(dirs), isEachNode); len(claims.Candidates(whole)) > 0 {
-		return whole
-	}
-	return dirs
-}
+// judged are the runs the machine's verdicts, guide, comparisons and
+// history choose from, newest first (claims.Judged).
+func (m *Machine) judged() []*rundir.Dir { return claims.Judged(m.dirs()) }
 
 // run is the machine's Run of d.
 func (m *Machine) run(d *rundir.Dir) *Run {

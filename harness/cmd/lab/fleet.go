@@ -91,7 +91,7 @@ func fleetSubmit(ctx context.Context, sl fleet.Slurm, args []string, stdout, std
 	if *reps < 0 || *looks < 0 {
 		return usageError{errors.New("fleet submit: --reps and --looks want ≥ 0")}
 	}
-	r := fleet.Request{MatrixPath: *matrixPath, Hardware: hardware, Results: *results, Resume: *resume, Now: time.Now(),
+	r := fleet.Request{MatrixPath: *matrixPath, Hardware: hardware, Results: *results, Resume: *resume, Now: time.Now(), DryRun: *dryRun,
 		Options: fleet.Options{Smoke: *smoke, Only: *only, Reps: *reps, Looks: *looks, Force: *force, Seed: *seed,
 			Shards: *shards, EachNode: *eachNode}}
 	if r.Options.Seed == 0 {
@@ -112,6 +112,9 @@ func fleetSubmit(ctx context.Context, sl fleet.Slurm, args []string, stdout, std
 		r.Options.Shards = fleet.ResumeShards(*resume)
 	}
 	s, err := fleet.Plan(ctx, sl, r)
+	if errors.As(err, new(*fleet.CommandError)) {
+		return err // Slurm's trouble (sinfo failed), not bad input
+	}
 	if err != nil {
 		return usageError{err}
 	}
@@ -119,8 +122,11 @@ func fleetSubmit(ctx context.Context, sl fleet.Slurm, args []string, stdout, std
 		for _, c := range s.Classes {
 			fmt.Fprintf(stdout, "# --- %s (%d cells, heaviest task ~%v, limit %s) ---\n", filepath.Join(s.Dir(), c.Script), len(c.Cells), c.Estimate.Round(time.Second), fleet.SlurmDuration(c.TimeLimit))
 			fmt.Fprint(stdout, s.Script(c))
-			if len(c.Nodes) > 0 {
+			switch {
+			case len(c.Nodes) > 0:
 				fmt.Fprintf(stdout, "# submitted once per node: sbatch --nodelist=NODE, NODE in %s\n", strings.Join(c.Nodes, " "))
+			case s.Options.EachNode:
+				fmt.Fprintln(stdout, "# submitted once per node: sbatch --nodelist=NODE, for each usable node sinfo lists (sinfo is not here)")
 			}
 		}
 		fmt.Fprintln(stderr, "lab: dry run: nothing was built or submitted")
@@ -287,7 +293,7 @@ func fleetCollect(ctx context.Context, sl fleet.Slurm, args []string, stdout, st
 				fmt.Fprintln(stdout, r)
 			}
 			if got.Complete {
-				fmt.Fprintf(stderr, "lab: %s: complete (%d cells)\n", c.Hardware, len(c.Cells))
+				fmt.Fprintf(stderr, "lab: %s: complete (%d cells)\n", c.Hardware, got.Total)
 				continue
 			}
 			incomplete++

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"concurrency-lab/experiments/matrix"
 	"concurrency-lab/harness/fleet"
+	"concurrency-lab/harness/runner"
 )
 
 // noSlurm is a machine without Slurm's commands.
@@ -108,5 +110,46 @@ func TestFleetBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat(results); !os.IsNotExist(err) {
 		t.Errorf("bad input wrote %s", results)
+	}
+}
+
+func TestKeepNamed(t *testing.T) {
+	// lab run --cells, a resume's task: exactly the named cells, in the
+	// matrix's order; a name not among the cells names its line.
+	dir := t.TempDir()
+	m := filepath.Join(dir, "m.toml")
+	if err := os.WriteFile(m, []byte(slurmMatrix), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text, _ := os.ReadFile(m)
+	mx, err := matrix.Parse(m, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, err := runner.Select(mx, "", "", 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := filepath.Join(dir, "cells.txt")
+	write := func(s string) {
+		if err := os.WriteFile(list, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("# resume\n" + cells[3].Name() + "\n\n" + cells[1].Name() + "\n")
+	got, err := keepNamed(cells, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Name() != cells[1].Name() || got[1].Name() != cells[3].Name() {
+		t.Errorf("kept %v; want cells 1 and 3 in matrix order", got)
+	}
+	write(cells[0].Name() + "\nx/runtime=go/model=thread/nope\n")
+	if _, err := keepNamed(cells, list); err == nil || !strings.Contains(err.Error(), list+":2:") {
+		t.Errorf("unknown cell: %v; want its line named", err)
+	}
+	write("# nothing\n")
+	if _, err := keepNamed(cells, list); err == nil || !strings.Contains(err.Error(), "names no cell") {
+		t.Errorf("empty list: %v", err)
 	}
 }

@@ -9,6 +9,7 @@
 //	lab check [--matrix experiments.toml]
 //	lab hw [--json]
 //	lab fleet submit|status|collect [flags]
+//	lab history HARDWARE_ID [--cell REGEX] [--format text|json] [--fail-on PCT]
 //
 // `lab run` compiles the benchmarks once, samples every cell in rounds (each
 // round a fresh benchmark process running every cell once, in an order
@@ -21,6 +22,8 @@
 // Mann–Whitney p corrected across cells, a verdict). `lab check` validates the matrix, counts its cells and estimates the run
 // time. `lab hw` prints the detected hardware and software. `lab fleet`
 // runs the matrix on the nodes of a Slurm cluster and merges their runs.
+// `lab history` follows one machine's runs over time and finds the runs
+// where a cell's level changed.
 //
 // Exit status: 0 on success, 1 on an error, 2 on bad usage or input, 130
 // when interrupted.
@@ -46,12 +49,13 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"run":    {runCmd, "sample the matrix and write a run directory"},
-	"check":  {checkCmd, "validate the matrix, count cells, estimate the time"},
-	"diff":   {diffCmd, "compare two run directories cell by cell"},
-	"report": {reportCmd, "build the static HTML report from every run under results/"},
-	"hw":     {hwCmd, "print the detected hardware and software"},
-	"fleet":  {fleetCmd, "run the matrix on a Slurm cluster: submit, status, collect"},
+	"run":     {runCmd, "sample the matrix and write a run directory"},
+	"check":   {checkCmd, "validate the matrix, count cells, estimate the time"},
+	"diff":    {diffCmd, "compare two run directories cell by cell"},
+	"report":  {reportCmd, "build the static HTML report from every run under results/"},
+	"hw":      {hwCmd, "print the detected hardware and software"},
+	"fleet":   {fleetCmd, "run the matrix on a Slurm cluster: submit, status, collect"},
+	"history": {historyCmd, "one machine's runs over time: steps found and dated"},
 }
 
 // usageError is bad input from the user: exit status 2.
@@ -112,6 +116,6 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		fmt.Fprintf(w, "  %-6s %s\n", name, commands[name].usage)
+		fmt.Fprintf(w, "  %-7s %s\n", name, commands[name].usage)
 	}
 }

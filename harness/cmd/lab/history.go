@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"concurrency-lab/harness/claims"
+	"concurrency-lab/harness/history"
+	"concurrency-lab/harness/rundir"
+)
+
+const historyUsage = `usage: lab history HARDWARE_ID [flags]
+
+Follows one machine's complete runs (results/<HARDWARE_ID>/*) in time:
+every cell's median per run, the runs where a cell's level changed (steps,
+with the setting differences at each), and the newest run against the one
+before it, as lab diff judges them. Smoke and incomplete runs are left out.
+
+Exit status: 0; 1 when --fail-on finds a step at the newest run that slows
+a cell by more than PCT; 2 on bad usage or no such machine.
+
+Examples:
+  lab history amd-epyc-2cpu-24gib
+  lab history lab-2c --cell '^article/' --format json
+  lab history lab-2c --fail-on 10      # a nightly gate
+`
+
+func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("history", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), historyUsage); fs.PrintDefaults() }
+	results := fs.String("results", "results", "the results root")
+	cell := fs.String("cell", "", "show only the cells whose name matches this regular expression")
+	format := fs.String("format", "text", "text or json")
+	failOn := fs.String("fail-on", "", "exit 1 when a step at the newest run slows a cell by more than this percentage")
+	smoke := fs.Bool("smoke", false, "keep smoke runs (left out by default: their sizes are capped)")
+	var hwID string
+	for { // the id may come before or after the flags
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return usageError{err}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if hwID != "" {
+			return usageError{fmt.Errorf("history: one hardware id, not %q and %q", hwID, fs.Arg(0))}
+		}
+		hwID, args = fs.Arg(0), fs.Args()[1:]
+	}
+	if hwID == "" {
+		fs.Usage()
+		return usageError{errors.New("history: which hardware id? (the folders under --results)")}
+	}
+	o := history.DefaultOptions
+	o.Smoke = *smoke
+	if *cell != "" {
+		re, err := regexp.Compile(*cell)
+		if err != nil {
+			return usageError{fmt.Errorf("history: --cell: %w", err)}
+		}
+		o.Cell = re
+	}
+	if *format != "text" && *format != "json" {
+		return usageError{fmt.Errorf("history: --format %q: want text or json", *format)}
+	}
+	var pct float64
+	if *failOn != "" {
+		v, err := strconv.ParseFloat(strings.TrimSuffix(*failOn, "%"), 64)
+		if err != nil || v < 0 {
+			return usageError{fmt.Errorf("history: --fail-on %q: want a percentage ≥ 0", *failOn)}
+		}
+		pct = v
+	}
+	dirs, err := machineRuns(*results, hwID, stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
+	h, err := history.Build(hwID, claims.Judged(dirs), o)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		err = history.JSON(stdout, h)
+	} else {
+		err = history.Text(stdout, h)
+	}
+	if err != nil {
+		return err
+	}
+	if *failOn != "" {
+		if bad := h.Regressions(pct); len(bad) > 0 {
+			return fmt.Errorf("history: %d cells slower by more than %g%% at the newest run:\n  %s", len(bad), pct, strings.Join(bad, "\n  "))
+		}
+	}
+	return nil
+}
+
+// machineRuns reads the run directories of one machine; an unreadable one
+// is reported and left out.
+func machineRuns(results, hwID string, stderr io.Writer) ([]*rundir.Dir, error) {
+	root := filepath.Join(results, hwID)
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	var dirs []*rundir.Dir
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		d, err := rundir.Read(filepath.Join(root, e.Name()))
+		if err != nil {
+			fmt.Fprintf(stderr, "lab: history: left out: %v\n", err)
+			continue
+		}
+		dirs = append(dirs, d)
+	}
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("history: no run under %s", root)
+	}
+	return dirs, nil
+}
+
