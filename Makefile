@@ -8,7 +8,7 @@ RESULTS ?= results
 LAB_FLAGS ?=
 SITE ?= site/public
 
-.PHONY: test bench report smoke check vet lab clean aa-check constrained-diff
+.PHONY: test bench report smoke check vet lab clean aa-check constrained-diff history-demo
 
 ## bench: run the default matrix in rounds, then build the report; the last
 ## line printed is the report's file:// URL
@@ -42,6 +42,11 @@ aa-check: lab
 ## constrained-diff: one CPU vs two; CPU-bound cells ~2x slower, sleep unchanged
 constrained-diff: lab
 	scripts/constrained-diff
+
+## history-demo: three runs, the third pinned to one CPU; lab history must
+## find the step at run 3 on the CPU-bound cells and none on the sleep cells
+history-demo: lab
+	scripts/history-demo
 
 vet:
 	$(GO) vet ./...

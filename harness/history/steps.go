@@ -138,4 +138,3 @@ func median(v []float64) float64 {
 	}
 	return (c[len(c)/2-1] + c[len(c)/2]) / 2
 }
-

@@ -22,6 +22,23 @@ func chromium() string {
 	return ""
 }
 
+// browser starts headless Chromium for the test, stopped when it ends.
+func browser(t *testing.T, bin string) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	return bctx
+}
+
 // forestState is what the browser sees of a page's forests.
 type forestState struct {
 	Forests int  `json:"forests"` // figure.forest elements
@@ -46,30 +63,7 @@ const forestJS = `(() => {
 // Chromium: the forest charts are drawn (their SVGs load and have a size)
 // and the first comes before any table.
 func TestForestInBrowser(t *testing.T) {
-	bin := chromium()
-	if bin == "" {
-		t.Skip("no chromium on PATH")
-	}
-	root := synthResults(t, 3)
-	site := filepath.Join(t.TempDir(), "site")
-	if _, err := Build(Options{Results: root, Out: site}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(site)))
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin), chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
-
+	bctx, srv := siteInBrowser(t, synthResults(t, 3))
 	for _, tt := range []struct {
 		page    string
 		forests int
@@ -91,4 +85,52 @@ func TestForestInBrowser(t *testing.T) {
 			t.Errorf("%s: a table comes before the first forest", tt.page)
 		}
 	}
+}
+
+// imagesState is what the browser sees of a page's images.
+type imagesState struct {
+	Images int      `json:"images"`
+	Drawn  int      `json:"drawn"`  // loaded, with a natural width
+	Broken []string `json:"broken"` // the others' sources
+}
+
+const imagesJS = `(() => {
+	const imgs = Array.from(document.querySelectorAll('img'));
+	const drawn = imgs.filter(i => i.complete && i.naturalWidth > 0);
+	return {images: imgs.length, drawn: drawn.length, broken: imgs.filter(i => !drawn.includes(i)).map(i => i.getAttribute('src'))};
+})()`
+
+// TestHistoryInBrowser opens the history page of the synthetic 20-run
+// tree in headless Chromium: every chart on it (one per experiment) loads
+// and is drawn.
+func TestHistoryInBrowser(t *testing.T) {
+	bctx, srv := siteInBrowser(t, historyTree(t))
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/history/machine-0.html")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := chromedp.Run(bctx, chromedp.Evaluate[imagesState](imagesJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Images != len(synthMatrix) || st.Drawn != st.Images {
+		t.Errorf("history page: %d images, %d drawn (not drawn: %v); want %d, all drawn", st.Images, st.Drawn, st.Broken, len(synthMatrix))
+	}
+}
+
+// siteInBrowser builds the site of the results under root, serves it, and
+// opens a headless Chromium on it (skipping without one); both end with
+// the test.
+func siteInBrowser(t *testing.T, root string) (context.Context, *httptest.Server) {
+	t.Helper()
+	bin := chromium()
+	if bin == "" {
+		t.Skip("no chromium on PATH")
+	}
+	site := filepath.Join(t.TempDir(), "site")
+	if _, err := Build(Options{Results: root, Out: site}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(site)))
+	t.Cleanup(srv.Close)
+	return browser(t, bin), srv
 }

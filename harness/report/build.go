@@ -31,6 +31,10 @@ type Options struct {
 	// Judging are the options of every judgement the site shows (claims,
 	// decision guide, compare page); nil means claims.DefaultOptions.
 	Judging *claims.Options
+	// HistorySmoke keeps smoke runs in the machines' history pages (left
+	// out by default: their sizes are capped, so their levels are not the
+	// full runs').
+	HistorySmoke bool
 }
 
 // Built says what Build wrote.
@@ -66,7 +70,7 @@ func Build(o Options) (*Built, error) {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	b, err := s.write(tmp)
+	b, err := s.write(tmp, o)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +141,7 @@ func (s *Site) prepare() {
 }
 
 // write renders the site into dir.
-func (s *Site) write(dir string) (*Built, error) {
+func (s *Site) write(dir string, o Options) (*Built, error) {
 	s.prepare()
 	t, err := templates()
 	if err != nil {
@@ -176,7 +180,21 @@ func (s *Site) write(dir string) (*Built, error) {
 			b.Charts++
 		}
 	}
-	if err := page("index", "index.html", "concurrency-lab report", s); err != nil {
+	hs := s.histories(o.HistorySmoke)
+	ip := indexPage{Histories: map[*Machine]*historyView{}}
+	for _, h := range hs {
+		ip.Histories[h.Machine] = h
+		for _, c := range h.charts {
+			if err := writeFile(filepath.Join(dir, "history", filepath.FromSlash(c.File)), c.svg); err != nil {
+				return nil, err
+			}
+			b.Charts++
+		}
+		if err := page("history", h.File, "History of machine "+h.Machine.ID, h); err != nil {
+			return nil, err
+		}
+	}
+	if err := page("index", "index.html", "concurrency-lab report", ip); err != nil {
 		return nil, err
 	}
 	if err := page("claims", "claims.html", "The article's claims", cp); err != nil {
@@ -259,7 +277,7 @@ type pageData struct {
 	Page  any
 }
 
-var pageNames = []string{"index", "claims", "methodology", "compare", "run", "experiment"}
+var pageNames = []string{"index", "claims", "methodology", "compare", "run", "experiment", "history"}
 
 func templates() (map[string]*template.Template, error) {
 	base, err := template.New("").Funcs(funcs).ParseFS(assets, "templates/layout.html")

@@ -76,8 +76,9 @@ func TestBuildLinksResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	pages := checkLinks(t, out)
-	// index, claims, methodology, compare + per run: its page and 6 experiments.
-	if want := 4 + 3*(1+len(synthMatrix)); len(pages) != want || b.Pages != want {
+	// index, claims, methodology, compare, a history page per machine (2)
+	// + per run: its page and 6 experiments.
+	if want := 4 + 2 + 3*(1+len(synthMatrix)); len(pages) != want || b.Pages != want {
 		t.Errorf("Build wrote %d pages (found %d); want %d", b.Pages, len(pages), want)
 	}
 	if b.Charts == 0 {

@@ -41,13 +41,19 @@ var synthMatrix = []synthExp{
 // and CPU model (data that the pages must escape).
 func writeSynthRun(t testing.TB, root, hwID, runID, hostname, cpuModel string, seed uint64) string {
 	t.Helper()
+	return writeSynthRunN(t, root, hwID, runID, hostname, cpuModel, seed, 6)
+}
+
+// writeSynthRunN is writeSynthRun with n samples per cell.
+func writeSynthRunN(t testing.TB, root, hwID, runID, hostname, cpuModel string, seed uint64, n int) string {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	dir := filepath.Join(root, hwID, runID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	started := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC).Add(time.Duration(seed) * time.Hour)
-	run := rundir.Run{Schema: rundir.Schema, ID: runID, Seed: int64(seed), Rounds: 6, Started: started, Ended: started.Add(8 * time.Minute), Complete: true, Cells: 66}
+	run := rundir.Run{Schema: rundir.Schema, ID: runID, Seed: int64(seed), Rounds: n, Started: started, Ended: started.Add(8 * time.Minute), Complete: true, Cells: 66}
 	run.Hardware.ID = hwID
 	run.Hardware.Detected.Hostname = hostname
 	run.Hardware.Detected.CPUModel = cpuModel
@@ -76,7 +82,7 @@ func writeSynthRun(t testing.TB, root, hwID, runID, hostname, cpuModel string, s
 						name += "/" + p[0] + "=" + p[1]
 					}
 					name += "/" + x.vary + "=" + strconv.Itoa(v)
-					sum.Cells = append(sum.Cells, synthCell(rng, x, m, name, params, v))
+					sum.Cells = append(sum.Cells, synthCellN(rng, x, m, name, params, v, n))
 				}
 			}
 		}
@@ -94,6 +100,11 @@ func writeSynthRun(t testing.TB, root, hwID, runID, hostname, cpuModel string, s
 }
 
 func synthCell(rng *rand.Rand, x synthExp, model, name string, params map[string]string, v int) rundir.Cell {
+	return synthCellN(rng, x, model, name, params, v, 6)
+}
+
+// synthCellN is synthCell with n samples.
+func synthCellN(rng *rand.Rand, x synthExp, model, name string, params map[string]string, v, n int) rundir.Cell {
 	base := 1.5
 	switch x.workload {
 	case "primes":
@@ -111,7 +122,7 @@ func synthCell(rng *rand.Rand, x synthExp, model, name string, params map[string
 		base = float64(v) * 1e-6
 	}
 	metrics := map[string][]float64{}
-	for i := 0; i < 6; i++ {
+	for i := 0; i < n; i++ {
 		s := base * (1 + 0.02*rng.NormFloat64())
 		metrics["sec/op"] = append(metrics["sec/op"], s)
 		metrics["cpu-sec/op"] = append(metrics["cpu-sec/op"], s*1.9)
@@ -124,7 +135,7 @@ func synthCell(rng *rand.Rand, x synthExp, model, name string, params map[string
 			metrics["tasks/s"] = append(metrics["tasks/s"], float64(v)/s)
 		}
 	}
-	c := rundir.Cell{Name: name, Experiment: x.name, Workload: x.workload, Model: model, Params: params, Status: rundir.OK, Reps: 6, Metrics: map[string]rundir.Metric{}}
+	c := rundir.Cell{Name: name, Experiment: x.name, Workload: x.workload, Model: model, Params: params, Status: rundir.OK, Reps: n, Metrics: map[string]rundir.Metric{}}
 	for u, s := range metrics {
 		c.Metrics[u] = rundir.Metric{Samples: s, Stats: stats.Summarize(s)}
 	}

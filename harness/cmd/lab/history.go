@@ -134,4 +134,3 @@ func machineRuns(results, hwID string, stderr io.Writer) ([]*rundir.Dir, error) 
 	}
 	return dirs, nil
 }
-

@@ -31,6 +31,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Usage = func() { fmt.Fprint(fs.Output(), reportUsage); fs.PrintDefaults() }
 	results := fs.String("results", "results", "the results root")
 	out := fs.String("out", "site/public", "the site's directory (replaced whole)")
+	historySmoke := fs.Bool("history-smoke", false, "keep smoke runs on the history pages (left out by default: their sizes are capped)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -43,7 +44,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := ctx.Err(); err != nil {
 		return errInterrupted
 	}
-	b, err := report.Build(report.Options{Results: *results, Out: *out})
+	b, err := report.Build(report.Options{Results: *results, Out: *out, HistorySmoke: *historySmoke})
 	if err != nil {
 		return err
 	}

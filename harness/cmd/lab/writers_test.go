@@ -55,7 +55,7 @@ func TestVerbsUseTheirWriters(t *testing.T) {
 		{"diff, bad format", []string{"diff", a, b, "--format", "bogus"}, 2, `^$`, `--format "bogus"`},
 		{"diff -h", []string{"diff", "-h"}, 0, `^$`, `^usage: lab diff`},
 		{"report", []string{"report", "--results", filepath.Join(tmp, "report", "results"), "--out", filepath.Join(tmp, "site")}, 0,
-			`^file://.*index\.html\n$`, `(?m)^lab: report: 1 runs, 6 pages, 4 charts, 1 run directories refused$`},
+			`^file://.*index\.html\n$`, `(?m)^lab: report: 1 runs, 7 pages, 4 charts, 1 run directories refused$`},
 		{"report, bad flag", []string{"report", "--frobnicate"}, 2, `^$`, `(?s)^flag provided but not defined: -frobnicate\nusage: lab report`},
 		{"run, bad flag", []string{"run", "--frobnicate"}, 2, `^$`, `(?s)^flag provided but not defined: -frobnicate\nusage: lab run`},
 		{"run, bad reps", []string{"run", "--reps", "-1"}, 2, `^$`, `^lab: run: --reps -1: want ≥ 1\n$`},
