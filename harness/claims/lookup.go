@@ -28,7 +28,14 @@ func RunID(d *rundir.Dir) string {
 // complete run.
 func Judged(runs []*rundir.Dir) []*rundir.Dir {
 	eachNode := func(d *rundir.Dir) bool { return d.Run.Fleet != nil && d.Run.Fleet.EachNode }
-	if whole := slices.DeleteFunc(slices.Clone(runs), eachNode); len(Candidates(whole)) > 0 {
+	full := func(ds []*rundir.Dir) bool {
+		return slices.ContainsFunc(ds, func(d *rundir.Dir) bool { return d.Run.Complete && !d.Run.Options.Smoke })
+	}
+	whole := slices.DeleteFunc(slices.Clone(runs), eachNode)
+	nodes := slices.DeleteFunc(slices.Clone(runs), func(d *rundir.Dir) bool { return !eachNode(d) })
+	// The others, unless the each-node runs are all there is, or the only
+	// complete full-size runs.
+	if full(whole) || len(Candidates(whole)) > 0 && !full(nodes) {
 		return whole
 	}
 	return runs

@@ -55,3 +55,37 @@ func TestStability(t *testing.T) {
 		t.Errorf("a dirty run got stability %+v; want none", r.Stability)
 	}
 }
+
+func TestJudgedLeavesOutEachNodeRuns(t *testing.T) {
+	run := func(id string, complete, smoke, eachNode bool) *rundir.Dir {
+		d := &rundir.Dir{Path: id, Run: rundir.Run{ID: id, Complete: complete, Options: rundir.RunOptions{Smoke: smoke}}}
+		if eachNode {
+			d.Run.Fleet = &rundir.Fleet{Submission: "s", EachNode: true}
+		}
+		return d
+	}
+	ids := func(ds []*rundir.Dir) string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.Run.ID)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		runs []*rundir.Dir
+		want string
+	}{
+		// A merged or single run beside node runs: the node runs go.
+		{[]*rundir.Dir{run("full", true, false, false), run("n1", true, false, true)}, "full"},
+		// Only a smoke run beside full node runs: the node runs stay.
+		{[]*rundir.Dir{run("smoke", true, true, false), run("n1", true, false, true)}, "smoke n1"},
+		// Smoke runs on both sides: the node runs go.
+		{[]*rundir.Dir{run("smoke", true, true, false), run("n1", true, true, true)}, "smoke"},
+		// Nothing else complete: everything stays.
+		{[]*rundir.Dir{run("broken", false, false, false), run("n1", true, false, true)}, "broken n1"},
+	} {
+		if got := ids(Judged(tc.runs)); got != tc.want {
+			t.Errorf("Judged(%s) = %q; want %q", ids(tc.runs), got, tc.want)
+		}
+	}
+}

@@ -14,11 +14,15 @@
 package history
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"concurrency-lab/harness/claims"
@@ -37,21 +41,25 @@ type Options struct {
 	// runs and at steps (its Metric and Threshold are the history's).
 	Diff diff.Options
 	// TauFloor is the least noise between runs assumed, as a fraction of
-	// the level (0.005 = 0.5%).
-	TauFloor float64
+	// the level (0.005 = 0.5%); TauShort the noise assumed in a series too
+	// short (under six runs) to estimate its own.
+	TauFloor, TauShort float64
 }
 
-// DefaultOptions are lab diff's defaults and a 0.5% floor on the noise
-// between runs.
-var DefaultOptions = Options{Diff: diff.DefaultOptions, TauFloor: 0.005}
+// DefaultOptions are lab diff's defaults, a 0.5% floor on the noise between
+// runs, and 4% for short series: above the run-to-run spread of the
+// article's cells over eleven runs on a 2-vCPU VM (±3%), so that a short
+// series steps only on a clear change.
+var DefaultOptions = Options{Diff: diff.DefaultOptions, TauFloor: 0.005, TauShort: 0.04}
 
 // Method says in words how steps are found, for the page and the CLI.
 func (o Options) Method() string {
 	return fmt.Sprintf("A step is a run where a cell's level changes. Proposed by a penalised piecewise-constant fit of the log medians "+
-		"(each weighted by its own 95%% CI and by the noise between runs: the root mean square of the series' successive differences without the largest, at its 90%% upper bound, at least %.1f%%; "+
-		"a new level costs 5 ln(runs), and every level but the newest spans at least two runs), and kept only when the level changes by at least %.0f%% and lab diff calls the cell %s or %s "+
-		"between the two runs on either side (Mann–Whitney U, %s-corrected over the cells, α = %g).",
-		100*o.TauFloor, 100*o.Diff.Threshold, diff.Slower, diff.Faster, o.Diff.Correction, o.Diff.Alpha)
+		"(each weighted by its own 95%% CI and by the noise between runs: the root mean square of the series' successive differences without the largest fifth (at least three), "+
+		"scaled for the trimming, at least %.1f%%, and %.0f%% in a series of fewer than six runs; "+
+		"a new level costs 5 ln(runs); a run off on its own, which a fit allowing one-run levels isolates inside the series, is left out as a stray), and kept only when the level changes by at least %.0f%% and lab diff calls the cell %s or %s "+
+		"between the cell's runs on either side (Mann–Whitney U, %s-corrected over the cells, α = %g).",
+		100*o.TauFloor, 100*o.TauShort, 100*o.Diff.Threshold, diff.Slower, diff.Faster, o.Diff.Correction, o.Diff.Alpha)
 }
 
 // Run is one run of the history, as its x-axis labels it.
@@ -80,11 +88,15 @@ type Point struct {
 
 // A Step is a run where a cell's level changed.
 type Step struct {
-	At     int     `json:"at"`     // index into History.Runs of the first run at the new level
+	// From and At index History.Runs: At is the first run at the new
+	// level, From the cell's run before it (At−1 unless the cell is
+	// missing or failed in the runs between).
+	From   int     `json:"from"`
+	At     int     `json:"at"`
 	Before float64 `json:"before"` // the level before (geometric, in the metric's unit)
 	After  float64 `json:"after"`
 	Ratio  float64 `json:"ratio"` // After / Before
-	// Diff is lab diff's comparison of the cell between runs At−1 and At.
+	// Diff is lab diff's comparison of the cell between runs From and At.
 	Diff diff.Cell `json:"diff"`
 }
 
@@ -102,14 +114,19 @@ type Series struct {
 	Latest *diff.Cell `json:"latest"`
 	// Tau is the noise between runs used for this cell, as a fraction.
 	Tau float64 `json:"tau"`
+	// Strays are the runs (indices) where the cell was off on its own, the
+	// level the same or changed around it: left out of the step fit.
+	Strays []int `json:"strays,omitempty"`
 
 	pending []pending
 }
 
-// Boundary is the pair of consecutive runs a step lies between, with their
-// setting differences.
+// Boundary is a pair of runs a step lies between (consecutive unless the
+// stepping cells are missing in the runs between), with their setting
+// differences.
 type Boundary struct {
-	At      int           `json:"at"` // the later run's index
+	From    int           `json:"from"` // the earlier run's index
+	At      int           `json:"at"`   // the later run's index
 	Setting []diff.Change `json:"setting"`
 }
 
@@ -159,62 +176,73 @@ func Build(hardware string, dirs []*rundir.Dir, o Options) (*History, error) {
 			h.Cells[i].Points = append(h.Cells[i].Points, Point{Run: ri, N: m.Stats.N, Median: m.Stats.Median, CILo: m.Stats.CILo, CIHi: m.Stats.CIHi})
 		}
 	}
-	proposed := map[int][]int{} // boundary → cells with a proposed step there
+	proposed := map[pair][]int{} // boundary → cells with a proposed step there
 	for i := range h.Cells {
-		for _, at := range h.Cells[i].propose(o) {
-			proposed[at] = append(proposed[at], i)
+		for _, pr := range h.Cells[i].propose(o) {
+			proposed[pr] = append(proposed[pr], i)
 		}
 	}
 	n := len(h.Runs)
-	if n >= 2 {
-		if _, ok := proposed[n-1]; !ok {
-			proposed[n-1] = nil // the latest pair is always compared
-		}
+	latest := pair{n - 2, n - 1}
+	if _, ok := proposed[latest]; !ok && n >= 2 {
+		proposed[latest] = nil // the latest pair is always compared
 	}
-	ats := make([]int, 0, len(proposed))
-	for at := range proposed {
-		ats = append(ats, at)
+	pairs := slices.SortedFunc(maps.Keys(proposed), func(a, b pair) int { return cmp.Or(a.at-b.at, a.from-b.from) })
+	// Each pair's diff bootstraps every cell: spread them over the CPUs.
+	results := make([]*diff.Result, len(pairs))
+	errs := make([]error, len(pairs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for k, pr := range pairs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[k], errs[k] = diff.Compare(h.Runs[pr.from].dir, h.Runs[pr.at].dir, o.Diff)
+		})
 	}
-	slices.Sort(ats)
-	for _, at := range ats {
-		res, err := diff.Compare(h.Runs[at-1].dir, h.Runs[at].dir, o.Diff)
-		if err != nil {
-			return nil, fmt.Errorf("history: %s vs %s: %w", h.Runs[at-1].ID, h.Runs[at].ID, err)
+	wg.Wait()
+	for k, pr := range pairs {
+		if errs[k] != nil {
+			return nil, fmt.Errorf("history: %s vs %s: %w", h.Runs[pr.from].ID, h.Runs[pr.at].ID, errs[k])
 		}
 		byName := map[string]diff.Cell{}
-		for _, c := range res.Cells {
+		for _, c := range results[k].Cells {
 			byName[c.Name] = c
 		}
 		kept := false
-		for _, i := range proposed[at] {
-			if h.Cells[i].keep(at, byName, o) {
+		for _, i := range proposed[pr] {
+			if h.Cells[i].keep(pr, byName) {
 				kept = true
 			}
 		}
-		if at == n-1 {
+		if pr == latest {
 			for i := range h.Cells {
 				if c, ok := byName[h.Cells[i].Cell]; ok {
 					h.Cells[i].Latest = &c
 				}
 			}
 		}
-		if kept || at == n-1 {
-			h.Boundaries = append(h.Boundaries, Boundary{At: at, Setting: res.Setting})
+		if kept || pr == latest {
+			h.Boundaries = append(h.Boundaries, Boundary{From: pr.from, At: pr.at, Setting: results[k].Setting})
 		}
 	}
 	return h, nil
 }
 
+// pair is two runs, by index: a boundary.
+type pair struct{ from, at int }
+
 // pending holds a cell's proposed steps until the boundaries' diffs judge
 // them.
 type pending struct {
-	at            int
+	pair
 	before, after float64
 }
 
-// propose fits the series and returns the run indices where the fit starts
-// a new level, keeping the proposal for keep.
-func (s *Series) propose(o Options) []int {
+// propose fits the series and returns the boundaries where the fit starts a
+// new level (the cell's run before it, and the first run at it), keeping
+// the proposal for keep.
+func (s *Series) propose(o Options) []pair {
 	n := len(s.Points)
 	if n < 2 {
 		return nil
@@ -225,27 +253,39 @@ func (s *Series) propose(o Options) []int {
 		y[i] = math.Log(p.Median)
 		sd[i] = pointSD(p)
 	}
-	sigma, tau := Noise(y, sd, o.TauFloor)
+	// Runs off on their own are left out of the fit (and their
+	// boundaries): they are noise, not steps.
+	sigma, _ := Noise(y, sd, o.TauFloor, o.TauShort)
+	pts := slices.Clone(s.Points)
+	if strays := Strays(y, sigma, Penalty(n)); len(strays) > 0 {
+		for k := len(strays) - 1; k >= 0; k-- {
+			i := strays[k]
+			pts, y, sd = slices.Delete(pts, i, i+1), slices.Delete(y, i, i+1), slices.Delete(sd, i, i+1)
+			s.Strays = append(s.Strays, s.Points[i].Run)
+		}
+		slices.Sort(s.Strays)
+	}
+	sigma, tau := Noise(y, sd, o.TauFloor, o.TauShort)
 	s.Tau = tau
-	f := FitSteps(y, sigma, Penalty(n))
-	var ats []int
+	f := FitSteps(y, sigma, Penalty(len(y)))
+	var out []pair
 	for k := 1; k < len(f.Starts); k++ {
 		if math.Abs(f.Levels[k]-f.Levels[k-1]) < math.Log1p(o.Diff.Threshold) {
 			continue
 		}
-		at := s.Points[f.Starts[k]].Run
-		s.pending = append(s.pending, pending{at: at, before: math.Exp(f.Levels[k-1]), after: math.Exp(f.Levels[k])})
-		ats = append(ats, at)
+		pr := pair{pts[f.Starts[k]-1].Run, pts[f.Starts[k]].Run}
+		s.pending = append(s.pending, pending{pr, math.Exp(f.Levels[k-1]), math.Exp(f.Levels[k])})
+		out = append(out, pr)
 	}
-	return ats
+	return out
 }
 
-// keep turns the proposed step at boundary at into a Step when lab diff
+// keep turns the proposed step at boundary pr into a Step when lab diff
 // calls the cell slower or faster between the runs on either side, in the
 // direction of the step.
-func (s *Series) keep(at int, byName map[string]diff.Cell, o Options) bool {
+func (s *Series) keep(pr pair, byName map[string]diff.Cell) bool {
 	for _, p := range s.pending {
-		if p.at != at {
+		if p.pair != pr {
 			continue
 		}
 		c, ok := byName[s.Cell]
@@ -255,7 +295,7 @@ func (s *Series) keep(at int, byName map[string]diff.Cell, o Options) bool {
 		if !ok || !changed || c.Ratio == nil || (c.Ratio.Point > 1) != (p.after > p.before) {
 			return false
 		}
-		s.Steps = append(s.Steps, Step{At: at, Before: p.before, After: p.after, Ratio: p.after / p.before, Diff: c})
+		s.Steps = append(s.Steps, Step{From: pr.from, At: pr.at, Before: p.before, After: p.after, Ratio: p.after / p.before, Diff: c})
 		slices.SortFunc(s.Steps, func(a, b Step) int { return a.At - b.At })
 		return true
 	}

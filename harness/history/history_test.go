@@ -216,3 +216,120 @@ func TestFitSteps(t *testing.T) {
 		t.Errorf("noise far above the steps: starts %v; want one level", f.Starts)
 	}
 }
+
+func TestStepAfterAGap(t *testing.T) {
+	// The cell failed in run 5 (index 4) and comes back 2× slower in run 6:
+	// the step is found at run 6, judged against run 4, the cell's last run
+	// before it.
+	for seed := range uint64(20) {
+		dirs := series(10, func(i int) float64 {
+			if i >= 5 {
+				return 0.2
+			}
+			return 0.1
+		}, 0.01, seed, sameCommit)
+		dirs[4].Summary.Cells[0].Status = rundir.Failed // cpu/x
+		h, err := Build("m", dirs, DefaultOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := h.Cells[0]
+		if s.Cell != "cpu/x" || len(s.Steps) != 1 || s.Steps[0].From != 3 || s.Steps[0].At != 5 || s.Steps[0].Diff.Verdict != "slower" {
+			t.Errorf("seed %d: steps %+v; want one from run 4 (index 3) to run 6 (index 5), slower", seed, s.Steps)
+		}
+	}
+}
+
+func TestStepAfterTheFirstRun(t *testing.T) {
+	// A change between the first two runs is found, also with two runs only.
+	for _, runs := range []int{2, 3, 10} {
+		for seed := range uint64(20) {
+			dirs := series(runs, func(i int) float64 { return 0.1 * float64(1+min(i, 1)) }, 0.01, seed, sameCommit)
+			h, err := Build("m", dirs, DefaultOptions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := steps(h, "cpu/x"); !slices.Equal(got, []int{1}) {
+				t.Errorf("%d runs, seed %d: steps at %v; want [1]", runs, seed, got)
+			}
+		}
+	}
+}
+
+func TestOutlierRunDoesNotHideAStep(t *testing.T) {
+	// One run 3× off (index 2) and a real 1.5× step at index 6: the step is
+	// found, the stray run is not one.
+	for seed := range uint64(20) {
+		dirs := series(10, func(i int) float64 {
+			switch {
+			case i == 2:
+				return 0.3
+			case i >= 6:
+				return 0.15
+			}
+			return 0.1
+		}, 0.01, seed, sameCommit)
+		h, err := Build("m", dirs, DefaultOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := steps(h, "cpu/x"); !slices.Equal(got, []int{6}) {
+			t.Errorf("seed %d: steps at %v (τ %.3f); want [6]", seed, got, h.Cells[0].Tau)
+		}
+	}
+}
+
+func TestShortFlatSeries(t *testing.T) {
+	// Three to five runs cannot estimate their own noise (4% is assumed);
+	// with 3% between runs, at most 2% of flat cells show a step (none, on
+	// these 600).
+	flagged, total := 0, 0
+	for _, runs := range []int{3, 4, 5} {
+		for seed := range uint64(100) {
+			h, err := Build("m", series(runs, func(int) float64 { return 0.1 }, 0.03, seed, sameCommit), DefaultOptions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range h.Cells {
+				total++
+				if len(s.Steps) > 0 {
+					flagged++
+				}
+			}
+		}
+	}
+	t.Logf("%d of %d short flat cells show a step", flagged, total)
+	if flagged*50 > total {
+		t.Errorf("%d of %d short flat cells show a step; want at most 2%%", flagged, total)
+	}
+}
+
+func TestNightlyGate(t *testing.T) {
+	// A 12% slowdown from run 13, 2% noise between runs: the gate, run
+	// after each of runs 13 to 16, fails at least once in nearly every
+	// sequence (a step of one run must stand out more than a confirmed
+	// one: the gate also counts a step at the run before the newest).
+	caught := 0
+	for seed := range uint64(30) {
+		dirs := series(16, func(i int) float64 {
+			if i >= 12 {
+				return 0.112
+			}
+			return 0.1
+		}, 0.02, seed, sameCommit)
+		for n := 13; n <= 16; n++ {
+			h, err := Build("m", dirs[:n], DefaultOptions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(h.Regressions(5)) > 0 {
+				caught++
+				break
+			}
+		}
+	}
+	t.Logf("caught in %d of 30 sequences", caught)
+	if caught < 27 {
+		t.Errorf("the gate caught the slowdown in %d of 30 sequences; want ≥ 27", caught)
+	}
+}

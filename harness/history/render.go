@@ -36,20 +36,20 @@ func Text(w io.Writer, h *History) error {
 	}
 	tw.Flush()
 
-	byAt := map[int][]stepOf{}
+	byPair := map[pair][]stepOf{}
 	for _, s := range h.Cells {
 		for _, st := range s.Steps {
-			byAt[st.At] = append(byAt[st.At], stepOf{s.Cell, st})
+			byPair[pair{st.From, st.At}] = append(byPair[pair{st.From, st.At}], stepOf{s.Cell, st})
 		}
 	}
 	steps := 0
 	for _, bd := range h.Boundaries {
-		cells := byAt[bd.At]
+		cells := byPair[pair{bd.From, bd.At}]
 		if len(cells) == 0 {
 			continue
 		}
 		steps += len(cells)
-		fmt.Fprintf(&b, "\nstep at run #%d (%s, after #%d %s): %d cells\n", bd.At+1, h.Runs[bd.At].ID, bd.At, h.Runs[bd.At-1].ID, len(cells))
+		fmt.Fprintf(&b, "\nstep at run #%d (%s, after #%d %s): %d cells\n", bd.At+1, h.Runs[bd.At].ID, bd.From+1, h.Runs[bd.From].ID, len(cells))
 		if len(bd.Setting) == 0 {
 			b.WriteString("  setting: identical hardware, software and matrix\n")
 		} else {
@@ -61,7 +61,7 @@ func Text(w io.Writer, h *History) error {
 			tw.Flush()
 		}
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  cell\tlevel before\tafter\tratio\tlab diff #%d→#%d\n", bd.At, bd.At+1)
+		fmt.Fprintf(tw, "  cell\tlevel before\tafter\tratio\tlab diff #%d→#%d\n", bd.From+1, bd.At+1)
 		for _, c := range cells {
 			sc := benchunit.CommonScale([]float64{c.step.Before, c.step.After}, benchunit.ClassOf(h.Metric))
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t×%.3f\t%s\n", c.cell, sc.Format(c.step.Before), sc.Format(c.step.After), c.step.Ratio, verdict(c.step.Diff))
@@ -95,15 +95,22 @@ type stepOf struct {
 	step Step
 }
 
-// Regressions are the steps at the newest run that make a cell slower by
-// more than pct percent (lab diff calls it slower there): what a nightly
-// gate fails on.
+// RecentRuns is how many of the newest runs a step may start in and still
+// fail the nightly gate (Regressions).
+const RecentRuns = 3
+
+// Regressions are the steps starting in one of the newest RecentRuns runs
+// that make a cell slower by more than pct percent (lab diff calls it
+// slower there): what a nightly gate fails on. Not only the newest run:
+// a level of one run must stand out more than one the next runs confirm,
+// so a moderate slowdown is often found a run or two after it began (and
+// the gate then keeps failing until it is older than that).
 func (h *History) Regressions(pct float64) []string {
 	var out []string
-	last := len(h.Runs) - 1
+	first := len(h.Runs) - RecentRuns
 	for _, s := range h.Cells {
 		for _, st := range s.Steps {
-			if st.At != last || st.Diff.Verdict != diff.Slower {
+			if st.At < first || st.Diff.Verdict != diff.Slower {
 				continue
 			}
 			change := st.Ratio
@@ -111,7 +118,7 @@ func (h *History) Regressions(pct float64) []string {
 				change = 1 / change
 			}
 			if 100*(change-1) > pct {
-				out = append(out, fmt.Sprintf("%s: ×%.3f (%s)", s.Cell, st.Ratio, verdict(st.Diff)))
+				out = append(out, fmt.Sprintf("%s: ×%.3f from run #%d (%s)", s.Cell, st.Ratio, st.At+1, verdict(st.Diff)))
 			}
 		}
 	}

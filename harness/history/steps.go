@@ -25,11 +25,16 @@ type Fit struct {
 // be positive. This is the penalised fit asv's step detection is built on
 // (with squared rather than absolute deviations, since σ is known here).
 //
-// Every level but the last spans at least two points: one run off on its
-// own, with the level back after it, is noise, not a step. The last level
-// may be the newest run alone, so that a change is seen the run it comes
+// A level inside the series spans at least two points: one run off on its
+// own, with the level back after it, is noise, not a step. The first and
+// the last level may be one run alone, so that a change after the first
+// run is seen, and a change at the newest run is seen the run it comes
 // (the next run confirms it or not).
-func FitSteps(y, sigma []float64, penalty float64) Fit {
+func FitSteps(y, sigma []float64, penalty float64) Fit { return fit(y, sigma, penalty, 2) }
+
+// fit is FitSteps with levels inside the series of at least interior
+// points.
+func fit(y, sigma []float64, penalty float64, interior int) Fit {
 	n := len(y)
 	if n == 0 {
 		return Fit{}
@@ -51,13 +56,9 @@ func FitSteps(y, sigma []float64, penalty float64) Fit {
 	best[0] = -penalty
 	for j := 1; j <= n; j++ {
 		best[j] = math.Inf(1)
-		least := 2
-		if j == n {
-			least = 1
-		}
-		for i := 0; i <= j-least; i++ {
-			if i > 0 && math.IsInf(best[i], 1) {
-				continue
+		for i := range j {
+			if j-i < interior && i > 0 && j < n || math.IsInf(best[i], 1) {
+				continue // a one-run level inside the series
 			}
 			if c := best[i] + cost(i, j) + penalty; c < best[j] {
 				best[j], prev[j] = c, i
@@ -75,33 +76,51 @@ func FitSteps(y, sigma []float64, penalty float64) Fit {
 	return f
 }
 
+// Strays are the points a fit that allows one-run levels anywhere puts in
+// a level of their own inside the series: runs off on their own, which a
+// fit that forbids such levels would otherwise pair with a neighbour and
+// turn into a false step up and down.
+func Strays(y, sigma []float64, penalty float64) []int {
+	f := fit(y, sigma, penalty, 1)
+	var out []int
+	for k := 1; k+1 < len(f.Starts); k++ {
+		if f.Starts[k+1]-f.Starts[k] == 1 {
+			out = append(out, f.Starts[k])
+		}
+	}
+	return out
+}
+
 // Noise is each point's σ for FitSteps: its own uncertainty s_i (from its
 // median's CI) and the noise between runs that no single run sees (the
 // machine's state from one run to the next), τ, added in quadrature.
 //
 // τ is estimated from the series itself, from its successive differences
-// d (Var d = 2τ² without a step): the largest |d| is left out, so that one
-// step does not count as noise, and the mean square of the rest is raised
-// to its one-sided 90% upper confidence bound (χ² with a degree of freedom
-// per difference kept), since from ten runs the plain estimate is often a
-// quarter low, which would let noise make levels. It errs large on purpose
-// otherwise too: it is not reduced by what the runs' own uncertainty
-// explains. A series of fewer than six runs says too little about τ and
-// gets floor alone; tau is never below floor.
-func Noise(y, s []float64, floor float64) (sigma []float64, tau float64) {
-	tau = floor
+// d (Var d = 2τ² where the level holds). The largest fifth of |d| (at least
+// three) is left out, so that a step (one large difference) and a stray run
+// (two) do not count as noise; the mean square of the rest is scaled up
+// by what that trimming takes from a normal sample (asymptotically) and
+// divided by the median of χ² with a degree of freedom per difference kept
+// rather than by their number, so that it is as often above τ as below. It
+// is not reduced by what the runs' own uncertainty explains. A series of
+// fewer than six runs cannot estimate τ and is given short instead. tau is
+// never below floor.
+func Noise(y, s []float64, floor, short float64) (sigma []float64, tau float64) {
+	tau = max(floor, short)
 	if len(y) >= 6 {
 		d := make([]float64, len(y)-1)
 		for i := range d {
 			d[i] = math.Abs(y[i+1] - y[i])
 		}
 		slices.Sort(d)
-		d = d[:len(d)-1]
+		drop := max(3, (len(d)+4)/5)
+		kept := d[:len(d)-drop]
 		ss := 0.0
-		for _, v := range d {
+		for _, v := range kept {
 			ss += v * v
 		}
-		tau = max(tau, math.Sqrt(ss/2/chi2Lower10(float64(len(d)))))
+		ss /= trimmedShare(float64(drop) / float64(len(d)))
+		tau = max(floor, math.Sqrt(ss/2/chi2Median(float64(len(kept)))))
 	}
 	sigma = make([]float64, len(y))
 	for i, v := range s {
@@ -110,21 +129,30 @@ func Noise(y, s []float64, floor float64) (sigma []float64, tau float64) {
 	return sigma, tau
 }
 
+// trimmedShare is the share of a normal sample's sum of squares left when
+// the largest fraction p of |z| is left out: 1 − 2cφ(c) with c the
+// (1 − p/2) quantile (E[z²; |z| < c] = (1 − p) − 2cφ(c), per value kept).
+func trimmedShare(p float64) float64 {
+	c := math.Sqrt2 * math.Erfinv(1-p)
+	phi := math.Exp(-c*c/2) / math.Sqrt(2*math.Pi)
+	return 1 - 2*c*phi/(1-p)
+}
+
 // Penalty is the cost FitSteps charges a new level in a series of n runs:
 // 5 ln n (at least 5 ln 3). Under no change, the best split of n points
 // improves the fit by about the largest of n−1 χ²(1) values, which stays
 // below 2 ln n when σ is right; τ estimated from ten runs is often a
 // quarter off, which nearly doubles that, and the rest is margin. A real
 // step moves several points and clears it easily; a change at the newest
-// run, one point alone, must be about 3.2 σ.
+// run, one point alone, must exceed √(5 ln n · n/(n−1)) σ: 2.6 σ at 3 runs,
+// 3.6 σ at 10, 4.8 σ at 100.
 func Penalty(n int) float64 { return 5 * math.Log(float64(max(n, 3))) }
 
-// chi2Lower10 is the 10% quantile of χ² with k degrees of freedom, by
-// Wilson and Hilferty's approximation (within 1% for k ≥ 5).
-func chi2Lower10(k float64) float64 {
-	const z = -1.2815516 // the standard normal's 10% quantile
+// chi2Median is the median of χ² with k degrees of freedom, by Wilson and
+// Hilferty's approximation (within 1% for k ≥ 2).
+func chi2Median(k float64) float64 {
 	a := 2 / (9 * k)
-	return k * math.Pow(1-a+z*math.Sqrt(a), 3)
+	return k * math.Pow(1-a, 3)
 }
 
 func median(v []float64) float64 {

@@ -336,7 +336,7 @@ func (v *historyView) steps() {
 			exps[c.Name] = x
 		}
 	}
-	at := map[int][]stepRow{}
+	at := map[[2]int][]stepRow{} // by boundary (from, at)
 	for _, s := range v.H.Cells {
 		for _, st := range s.Steps {
 			row := stepRow{Experiment: s.Experiment, Label: s.Cell, Model: s.Model, Href: "#" + anchor(s.Cell),
@@ -351,16 +351,20 @@ func (v *historyView) steps() {
 			if st.Diff.PAdj != nil {
 				row.PAdj = fmt.Sprintf("%.3g", *st.Diff.PAdj)
 			}
-			at[st.At] = append(at[st.At], row)
+			at[[2]int{st.From, st.At}] = append(at[[2]int{st.From, st.At}], row)
 			v.StepCount++
 		}
 	}
 	for _, b := range v.H.Boundaries {
-		rows := at[b.At]
-		if len(rows) == 0 || b.At < 1 || b.At >= len(v.Runs) {
+		rows := at[[2]int{b.From, b.At}]
+		if len(rows) == 0 || b.From < 0 || b.From >= b.At || b.At >= len(v.Runs) {
 			continue
 		}
-		g := &stepGroup{Anchor: "step-" + strconv.Itoa(b.At+1), Before: v.Runs[b.At-1], After: v.Runs[b.At], Cells: rows}
+		anchor := "step-" + strconv.Itoa(b.At+1)
+		if b.From != b.At-1 {
+			anchor += "-from-" + strconv.Itoa(b.From+1)
+		}
+		g := &stepGroup{Anchor: anchor, Before: v.Runs[b.From], After: v.Runs[b.At], Cells: rows}
 		for _, c := range b.Setting {
 			g.Setting = append(g.Setting, settingRow{c.Path, jsonText(c.A), jsonText(c.B)})
 		}

@@ -24,8 +24,10 @@ every cell's median per run, the runs where a cell's level changed (steps,
 with the setting differences at each), and the newest run against the one
 before it, as lab diff judges them. Smoke and incomplete runs are left out.
 
-Exit status: 0; 1 when --fail-on finds a step at the newest run that slows
-a cell by more than PCT; 2 on bad usage or no such machine.
+Exit status: 0; 1 when --fail-on finds a step among the newest three runs
+that slows a cell by more than PCT (a step of one run must stand out more
+than one the next runs confirm, so a moderate slowdown is often found a run
+or two late), or on an error; 2 on bad usage or no such machine.
 
 Examples:
   lab history amd-epyc-2cpu-24gib
@@ -40,7 +42,7 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	results := fs.String("results", "results", "the results root")
 	cell := fs.String("cell", "", "show only the cells whose name matches this regular expression")
 	format := fs.String("format", "text", "text or json")
-	failOn := fs.String("fail-on", "", "exit 1 when a step at the newest run slows a cell by more than this percentage")
+	failOn := fs.String("fail-on", "", "exit 1 when a step among the newest three runs slows a cell by more than this percentage")
 	smoke := fs.Bool("smoke", false, "keep smoke runs (left out by default: their sizes are capped)")
 	var hwID string
 	for { // the id may come before or after the flags
@@ -103,7 +105,7 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if *failOn != "" {
 		if bad := h.Regressions(pct); len(bad) > 0 {
-			return fmt.Errorf("history: %d cells slower by more than %g%% at the newest run:\n  %s", len(bad), pct, strings.Join(bad, "\n  "))
+			return fmt.Errorf("history: %d cells slower by more than %g%% in a step among the newest %d runs:\n  %s", len(bad), pct, history.RecentRuns, strings.Join(bad, "\n  "))
 		}
 	}
 	return nil

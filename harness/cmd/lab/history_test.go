@@ -18,7 +18,7 @@ import (
 
 // historyTree writes results/m/ with six complete runs of three cells, ten
 // samples each spread ±1% around their level, and a smoke run (left out):
-// cpu/…/a steps 2× at run 4, where the commit changes too; cpu/…/b slows
+// cpu/…/a steps 2× at run 3, where the commit changes too; cpu/…/b slows
 // 1.5× at run 6, the newest; nap/…/a stays at 10 ms throughout.
 func historyTree(t *testing.T) string {
 	t.Helper()
@@ -26,7 +26,7 @@ func historyTree(t *testing.T) string {
 	for i := range 7 {
 		levels := map[string]float64{"cpu/runtime=go/a": 0.1, "cpu/runtime=go/b": 0.2, "nap/runtime=go/a": 0.01}
 		commit := "1111111111111111111111111111111111111111"
-		if i >= 3 {
+		if i >= 2 {
 			levels["cpu/runtime=go/a"], commit = 0.2, "2222222222222222222222222222222222222222"
 		}
 		if i >= 5 {
@@ -118,9 +118,9 @@ func TestHistoryFailOn(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"history", "m", "--fail-on", "10"}, exitError, "1 cells slower by more than 10% at the newest run:\n  cpu/runtime=go/b: ×1.507 (slower"},
+		{[]string{"history", "m", "--fail-on", "10"}, exitError, "1 cells slower by more than 10% in a step among the newest 3 runs:\n  cpu/runtime=go/b: ×1.507 from run #6 (slower"},
 		{[]string{"history", "m", "--fail-on", "60%"}, exitOK, ""},
-		// cpu/a's step is not at the newest run: no gate.
+		// cpu/…/a's step, at run 3, is older than the newest three: no gate.
 		{[]string{"history", "m", "--cell", "^cpu/runtime=go/a$", "--fail-on", "10"}, exitOK, ""},
 		{[]string{"history", "nosuch"}, exitUsage, "results/nosuch: no such file or directory"},
 		{[]string{"history"}, exitUsage, "which hardware id?"},
