@@ -399,3 +399,15 @@ func TestHistoryPrintsItsOptions(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSitePrepare100 is the site's whole preparation (per-run tables
+// and charts, claims, guide) for 100 runs of the default matrix, without
+// writing: what lab report adds to reading the runs.
+func BenchmarkSitePrepare100(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		s, _ := defaultMatrixRuns(b, 100)
+		b.StartTimer()
+		s.prepare()
+	}
+}

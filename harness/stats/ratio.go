@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"cmp"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -44,17 +45,13 @@ func RatioCI(a, b []float64, confidence float64, resamples int, seed uint64) (Ra
 		return Ratio{}, errors.New("stats: the baseline median is not positive")
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x726174696f)) // "ratio"
-	ra, rb := make([]float64, len(a)), make([]float64, len(b))
+	da, db := newDrawer(a), newDrawer(b)
 	ratios := make([]float64, 0, resamples)
 	for range resamples {
-		for i := range ra {
-			ra[i] = a[rng.IntN(len(a))]
-		}
-		for i := range rb {
-			rb[i] = b[rng.IntN(len(b))]
-		}
-		if m := Median(ra); m > 0 {
-			ratios = append(ratios, Median(rb)/m)
+		ma := da.median(rng) // a's draws first, then b's, as always
+		mb := db.median(rng)
+		if ma > 0 {
+			ratios = append(ratios, mb/ma)
 		}
 	}
 	slices.Sort(ratios)
@@ -83,13 +80,10 @@ func RatioToConstant(c float64, b []float64, confidence float64, resamples int, 
 		resamples = DefaultResamples
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x636f6e7374)) // "const"
-	rb := make([]float64, len(b))
+	db := newDrawer(b)
 	ratios := make([]float64, resamples)
 	for i := range ratios {
-		for j := range rb {
-			rb[j] = b[rng.IntN(len(b))]
-		}
-		ratios[i] = Median(rb) / c
+		ratios[i] = db.median(rng) / c
 	}
 	slices.Sort(ratios)
 	tail := (1 - confidence) / 2
@@ -101,7 +95,57 @@ func RatioToConstant(c float64, b []float64, confidence float64, resamples int, 
 	}, nil
 }
 
-// median sorts vals in place and returns their median.
+// A drawer takes bootstrap resamples of a sample and their medians without
+// sorting each one: it counts how often each rank of the sorted sample is
+// drawn and walks the counts to the middle. It draws len(x) indices with
+// rng.IntN(len(x)) in turn, as resampling into a slice would, so a seed
+// gives the very medians it always gave; only the sort per resample (most
+// of a bootstrap's time) is gone.
+type drawer struct {
+	sorted []float64 // the sample, sorted
+	rank   []int     // rank[i]: the position of x[i] in sorted
+	count  []int
+}
+
+func newDrawer(x []float64) *drawer {
+	n := len(x)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(i, j int) int { return cmp.Compare(x[i], x[j]) })
+	d := &drawer{sorted: make([]float64, n), rank: make([]int, n), count: make([]int, n)}
+	for k, i := range idx {
+		d.sorted[k], d.rank[i] = x[i], k
+	}
+	return d
+}
+
+// median draws one resample and returns its median, as Median computes it.
+func (d *drawer) median(rng *rand.Rand) float64 {
+	n := len(d.sorted)
+	clear(d.count)
+	for range n {
+		d.count[d.rank[rng.IntN(n)]]++
+	}
+	if n%2 == 1 {
+		return d.at(n / 2)
+	}
+	return (d.at(n/2-1) + d.at(n/2)) / 2
+}
+
+// at is the value at position p (0-based) of the resample, sorted.
+func (d *drawer) at(p int) float64 {
+	seen := 0
+	for k, c := range d.count {
+		if seen += c; seen > p {
+			return d.sorted[k]
+		}
+	}
+	return d.sorted[len(d.sorted)-1]
+}
+
+// Median sorts vals in place and returns their median.
 func Median(vals []float64) float64 {
 	if len(vals) == 0 {
 		return 0

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -60,5 +61,29 @@ func TestCIWithin(t *testing.T) {
 	wide := Summarize([]float64{50, 150, 100, 70, 130, 90, 110})
 	if wide.CIWithin(0.02) {
 		t.Errorf("CI %v–%v around %v is within 2%%", *wide.CILo, *wide.CIHi, wide.Median)
+	}
+}
+
+// TestDrawerGivesTheSortedResamplesMedians: the counting bootstrap gives,
+// for a seed, exactly the medians resampling into a slice and sorting it
+// gives (odd and even sizes, ties), so no interval moved when it came.
+func TestDrawerGivesTheSortedResamplesMedians(t *testing.T) {
+	for _, x := range [][]float64{
+		{3, 1, 2},
+		{5, 1, 4, 2},
+		{1, 1, 2, 2, 2, 7},
+		{0.9, 1.3, 1.1, 1.0, 1.2, 1.0, 0.8, 1.5, 1.1, 1.4, 1.0},
+	} {
+		want, got := rand.New(rand.NewPCG(7, 9)), rand.New(rand.NewPCG(7, 9))
+		d := newDrawer(x)
+		r := make([]float64, len(x))
+		for k := range 2000 {
+			for i := range r {
+				r[i] = x[want.IntN(len(x))]
+			}
+			if m, g := Median(r), d.median(got); m != g {
+				t.Fatalf("%v, resample %d: drawer %v, sorted %v", x, k, g, m)
+			}
+		}
 	}
 }
