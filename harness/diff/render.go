@@ -38,7 +38,7 @@ func Text(w io.Writer, r *Result) error {
 		b.WriteString("setting (A → B):\n")
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 		for _, c := range r.Setting {
-			fmt.Fprintf(tw, "  %s\t%s\t→ %s\n", c.Path, oneLine(c.A), oneLine(c.B))
+			fmt.Fprintf(tw, "  %s\t%s\t→ %s\n", c.Path, ValueText(c.A), ValueText(c.B))
 		}
 		tw.Flush()
 		b.WriteByte('\n')
@@ -127,8 +127,9 @@ func countsText(m map[string]int) string {
 
 func pct(f float64) string { return fmt.Sprintf("%g%%", math.Round(f*1e4)/100) }
 
-// oneLine shows a JSON value compactly; an absent value as "(none)".
-func oneLine(raw json.RawMessage) string {
+// ValueText shows a setting value (Change.A or B) compactly, on one line;
+// an absent value as "(none)".
+func ValueText(raw json.RawMessage) string {
 	if string(raw) == "null" || len(raw) == 0 {
 		return "(none)"
 	}
@@ -178,7 +179,7 @@ var htmlTmpl = template.Must(template.New("diff").Funcs(template.FuncMap{
 	"side":   func(metric string, c Cell, s Side) string { return sideText(s, scaler(metric, c)) },
 	"f3":     func(f float64) string { return fmt.Sprintf("%.3f", f) },
 	"pct":    pct,
-	"raw":    func(m json.RawMessage) string { return oneLine(m) },
+	"raw":    func(m json.RawMessage) string { return ValueText(m) },
 	"counts": countsText,
 	"corr":   correctionName,
 	"deref":  func(p *float64) float64 { return *p },

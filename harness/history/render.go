@@ -56,7 +56,7 @@ func Text(w io.Writer, h *History) error {
 			b.WriteString("  setting (before → after):\n")
 			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 			for _, c := range bd.Setting {
-				fmt.Fprintf(tw, "    %s\t%s\t→ %s\n", c.Path, oneLine(c.A), oneLine(c.B))
+				fmt.Fprintf(tw, "    %s\t%s\t→ %s\n", c.Path, diff.ValueText(c.A), diff.ValueText(c.B))
 			}
 			tw.Flush()
 		}
@@ -152,15 +152,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func oneLine(raw json.RawMessage) string {
-	if string(raw) == "null" || len(raw) == 0 {
-		return "(none)"
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return fmt.Sprintf("%q", s)
-	}
-	return string(raw)
 }
