@@ -144,7 +144,8 @@ type History struct {
 // first. Incomplete runs are left out (their cells may be partial), and
 // smoke runs unless o.Smoke.
 func Build(hardware string, dirs []*rundir.Dir, o Options) (*History, error) {
-	h := &History{Hardware: hardware, Metric: o.Diff.Metric, Method: o.Method()}
+	// Empty lists, not null, in JSON when there is nothing.
+	h := &History{Hardware: hardware, Metric: o.Diff.Metric, Method: o.Method(), Runs: []Run{}, Cells: []Series{}, Boundaries: []Boundary{}}
 	newest := claims.Newest(dirs)
 	for i := len(newest) - 1; i >= 0; i-- {
 		d := newest[i]
