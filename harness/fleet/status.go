@@ -171,19 +171,6 @@ func TasksOf(c Class, ts []Task) map[string]Task {
 	return out
 }
 
-// describe is a list of tasks for an error message.
-func describe(ts []Task) string {
-	var parts []string
-	for _, t := range ts {
-		id := t.Job
-		if t.Task != "" {
-			id += "_" + t.Task
-		}
-		parts = append(parts, fmt.Sprintf("%s %s", id, t))
-	}
-	return strings.Join(parts, ", ")
-}
-
 // PartStates says, one line per expected part, what the part's run
 // directory holds so far: nothing, a run in progress or stopped, or a
 // complete run, with the node that ran it.
