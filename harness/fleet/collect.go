@@ -3,7 +3,9 @@ package fleet
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,7 +131,7 @@ func (s *Submission) readPart(hw, id string, sh rundir.Shard, cells []string, t 
 	switch {
 	case err == nil:
 		f.dir = d
-	case os.IsNotExist(underlying(err)):
+	case errors.Is(err, fs.ErrNotExist):
 		f.why = "no run directory"
 	default:
 		f.why = err.Error()
@@ -138,16 +140,6 @@ func (s *Submission) readPart(hw, id string, sh rundir.Shard, cells []string, t 
 		f.why += "; Slurm: " + t.String()
 	}
 	return f
-}
-
-func underlying(err error) error {
-	for {
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return err
-		}
-		err = u.Unwrap()
-	}
 }
 
 // agree checks that part p was made like ref: the things a merged run says

@@ -284,7 +284,7 @@ func TestCollectListsMissingPart(t *testing.T) {
 	if diff := cmp.Diff(sorted(c.Parts[1]), sorted(got.Cells)); diff != "" {
 		t.Errorf("cells listed as missing (-want +got):\n%s", diff)
 	}
-	if len(got.Missing) != 1 || !strings.Contains(got.Missing[0], "part 2/2") || !strings.Contains(got.Missing[0], "NODE_FAIL on n2") {
+	if len(got.Missing) != 1 || !strings.Contains(got.Missing[0], "part 2/2 (no run directory; Slurm: NODE_FAIL on n2") {
 		t.Errorf("missing parts %q; want part 2/2 with Slurm's NODE_FAIL on n2", got.Missing)
 	}
 	d, err := rundir.Read(got.Runs[0])

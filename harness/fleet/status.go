@@ -3,8 +3,9 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
@@ -198,7 +199,7 @@ func (s *Submission) PartStates() []string {
 				state = fmt.Sprintf("started on %s, %d rounds so far, no end recorded", d.Run.Hardware.Detected.Hostname, d.Run.Rounds)
 			case err == nil:
 				state = fmt.Sprintf("stopped on %s: %s", d.Run.Hardware.Detected.Hostname, d.Run.Stopped)
-			case !os.IsNotExist(underlying(err)):
+			case !errors.Is(err, fs.ErrNotExist):
 				state = err.Error()
 			}
 			out = append(out, fmt.Sprintf("%s %s: %s", c.Hardware, id, state))

@@ -2,7 +2,9 @@ package fleet
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -132,7 +134,7 @@ func Submissions(results string) ([]*Submission, error) {
 			continue
 		}
 		s, err := Read(filepath.Join(root, e.Name()))
-		if os.IsNotExist(underlying(err)) {
+		if errors.Is(err, fs.ErrNotExist) {
 			continue // still being made by lab fleet submit, or abandoned
 		}
 		if err != nil {
