@@ -44,19 +44,12 @@ func diffCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	failOn := fs.String("fail-on", "", "exit 1 when a cell is slower by more than this percentage, significantly")
 	seed := fs.Uint64("seed", diff.DefaultOptions.Seed, "seed of the ratio CIs' bootstrap")
 	// Flags may follow the run directories, as in the examples.
-	var runs []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return usageError{err}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		runs = append(runs, fs.Arg(0))
-		args = fs.Args()[1:]
+	runs, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
 	}
 	if len(runs) != 2 {
 		return usageError{fmt.Errorf("diff: want two run directories, RUN_A RUN_B; got %d", len(runs))}
@@ -114,6 +107,26 @@ func diffCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // percent parses "5", "5%" or "2.5 %" as a non-negative percentage.
+// parseInterspersed parses fs's flags wherever they stand among args and
+// returns the other arguments in order; a bad flag is a usageError, -h is
+// flag.ErrHelp.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err}
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 func percent(s string) (float64, error) {
 	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")), 64)
 	if err != nil || v < 0 || v != v {

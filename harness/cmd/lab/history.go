@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"concurrency-lab/harness/claims"
@@ -44,21 +43,20 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	format := fs.String("format", "text", "text or json")
 	failOn := fs.String("fail-on", "", "exit 1 when a step among the newest three runs slows a cell by more than this percentage")
 	smoke := fs.Bool("smoke", false, "keep smoke runs (left out by default: their sizes are capped)")
+	// The id may come before or after the flags.
+	ids, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(ids) > 1 {
+		return usageError{fmt.Errorf("history: one hardware id, not %q", ids)}
+	}
 	var hwID string
-	for { // the id may come before or after the flags
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return usageError{err}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		if hwID != "" {
-			return usageError{fmt.Errorf("history: one hardware id, not %q and %q", hwID, fs.Arg(0))}
-		}
-		hwID, args = fs.Arg(0), fs.Args()[1:]
+	if len(ids) == 1 {
+		hwID = ids[0]
 	}
 	if hwID == "" {
 		fs.Usage()
@@ -78,11 +76,9 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	var pct float64
 	if *failOn != "" {
-		v, err := strconv.ParseFloat(strings.TrimSuffix(*failOn, "%"), 64)
-		if err != nil || v < 0 {
-			return usageError{fmt.Errorf("history: --fail-on %q: want a percentage ≥ 0", *failOn)}
+		if pct, err = percent(*failOn); err != nil {
+			return usageError{fmt.Errorf("history: --fail-on %w", err)}
 		}
-		pct = v
 	}
 	dirs, err := machineRuns(*results, hwID, stderr)
 	if err != nil {
